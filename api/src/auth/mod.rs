@@ -1,0 +1,8 @@
+//! Who is calling: citizens through OIDC login and server-side sessions, downstream services
+//! through JWT access tokens.
+
+pub mod citizen;
+pub mod cookies;
+pub mod oidc;
+pub mod service;
+pub mod tokens;

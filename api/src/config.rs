@@ -1,0 +1,304 @@
+//! Configuration from environment variables. Every variable is documented in README.md
+//! ("Configuration"); `Config::from_env` refuses unsafe combinations with a message naming the
+//! setting.
+
+use domain::assurance::Assurance;
+use std::collections::HashMap;
+use thiserror::Error;
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind_address: String,
+    pub port: u16,
+    /// The URL citizens reach the server at; the OIDC redirect URI is `<public_url>/auth/callback`.
+    pub public_url: Url,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub oidc_issuer: Url,
+    pub oidc_client_id: String,
+    pub oidc_client_secret: String,
+    /// `acr_values` requested at login when the caller asks for none.
+    pub oidc_acr_values: Assurance,
+    /// The assurance a session needs for any state-changing request.
+    pub required_acr: Assurance,
+    pub post_login_redirect: String,
+    pub session_idle_minutes: i64,
+    pub session_absolute_minutes: i64,
+    pub cookie_secure: bool,
+    pub terms_version: String,
+    pub allow_synthetic_ids: bool,
+    pub dev_mode: bool,
+    pub service_token_issuers: Vec<Url>,
+    pub service_token_audience: String,
+    pub service_token_algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub service_token_leeway_seconds: u64,
+    pub max_json_body_bytes: usize,
+    pub log_json: bool,
+}
+
+#[derive(Debug, Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads the configuration from `vars` (the environment, or a test's map).
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| vars.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let or = |k: &str, d: &str| get(k).unwrap_or(d).to_owned();
+        let parse_num = |k: &str, d: u64| -> Result<u64, ConfigError> {
+            match get(k) {
+                None => Ok(d),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))),
+            }
+        };
+        let parse_bool = |k: &str| -> Result<bool, ConfigError> {
+            match get(k) {
+                None => Ok(false),
+                Some("true" | "1" | "yes") => Ok(true),
+                Some("false" | "0" | "no") => Ok(false),
+                Some(v) => Err(ConfigError(format!("{k} must be true or false, got {v:?}"))),
+            }
+        };
+        let parse_url = |k: &str, d: &str| -> Result<Url, ConfigError> {
+            let v = or(k, d);
+            Url::parse(&v).map_err(|e| ConfigError(format!("{k} is not a URL ({e}): {v:?}")))
+        };
+        let parse_acr = |k: &str| -> Result<Assurance, ConfigError> {
+            let v = or(k, Assurance::High.as_acr());
+            Assurance::from_acr(&v).ok_or_else(|| {
+                ConfigError(format!(
+                    "{k} must be idporten-loa-substantial or idporten-loa-high, got {v:?}"
+                ))
+            })
+        };
+
+        let port = u16::try_from(parse_num("PORT", 8080)?)
+            .map_err(|_| ConfigError("PORT must be at most 65535".into()))?;
+        let public_url = parse_url("PUBLIC_URL", &format!("http://127.0.0.1:{port}"))?;
+        let oidc_issuer = parse_url("OIDC_ISSUER", "http://127.0.0.1:9090")?;
+        let service_token_issuers = match get("SERVICE_TOKEN_ISSUERS") {
+            None => vec![oidc_issuer.clone()],
+            Some(list) => list
+                .split(',')
+                .map(|s| {
+                    Url::parse(s.trim()).map_err(|e| {
+                        ConfigError(format!("SERVICE_TOKEN_ISSUERS has a bad URL ({e}): {s:?}"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let service_token_algorithms = or("SERVICE_TOKEN_ALGORITHMS", "ES256,RS256")
+            .split(',')
+            .map(|a| match a.trim() {
+                "ES256" => Ok(jsonwebtoken::Algorithm::ES256),
+                "ES384" => Ok(jsonwebtoken::Algorithm::ES384),
+                "RS256" => Ok(jsonwebtoken::Algorithm::RS256),
+                "PS256" => Ok(jsonwebtoken::Algorithm::PS256),
+                "EdDSA" => Ok(jsonwebtoken::Algorithm::EdDSA),
+                other => Err(ConfigError(format!(
+                    "SERVICE_TOKEN_ALGORITHMS may list ES256, ES384, RS256, PS256, EdDSA (asymmetric only), got {other:?}"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let log_format = or("LOG_FORMAT", "text");
+        if log_format != "text" && log_format != "json" {
+            return Err(ConfigError(format!(
+                "LOG_FORMAT must be text or json, got {log_format:?}"
+            )));
+        }
+        let cookie_secure = match get("COOKIE_SECURE") {
+            None => true,
+            Some(_) => parse_bool("COOKIE_SECURE")?,
+        };
+
+        let config = Config {
+            bind_address: or("BIND_ADDRESS", "127.0.0.1"),
+            port,
+            public_url,
+            database_url: or("DATABASE_URL", "data/portal.db"),
+            database_max_connections: u32::try_from(parse_num("DATABASE_MAX_CONNECTIONS", 8)?)
+                .map_err(|_| ConfigError("DATABASE_MAX_CONNECTIONS is too large".into()))?,
+            oidc_issuer,
+            oidc_client_id: or("OIDC_CLIENT_ID", "consent-portal"),
+            oidc_client_secret: or("OIDC_CLIENT_SECRET", "dev-portal-secret"),
+            oidc_acr_values: parse_acr("OIDC_ACR_VALUES")?,
+            required_acr: parse_acr("REQUIRED_ACR")?,
+            post_login_redirect: or("POST_LOGIN_REDIRECT", "/"),
+            session_idle_minutes: i64::try_from(parse_num("SESSION_IDLE_MINUTES", 30)?)
+                .map_err(|_| ConfigError("SESSION_IDLE_MINUTES is too large".into()))?,
+            session_absolute_minutes: i64::try_from(parse_num("SESSION_ABSOLUTE_MINUTES", 480)?)
+                .map_err(|_| ConfigError("SESSION_ABSOLUTE_MINUTES is too large".into()))?,
+            cookie_secure,
+            terms_version: or("TERMS_VERSION", "2026-01"),
+            allow_synthetic_ids: parse_bool("ALLOW_SYNTHETIC_IDS")?,
+            dev_mode: parse_bool("DEV_MODE")?,
+            service_token_issuers,
+            service_token_audience: or("SERVICE_TOKEN_AUDIENCE", "urn:consent-portal:api"),
+            service_token_algorithms,
+            service_token_leeway_seconds: parse_num("SERVICE_TOKEN_LEEWAY_SECONDS", 5)?,
+            max_json_body_bytes: usize::try_from(parse_num("MAX_JSON_BODY_BYTES", 16 * 1024)?)
+                .map_err(|_| ConfigError("MAX_JSON_BODY_BYTES is too large".into()))?,
+            log_json: log_format == "json",
+        };
+        config.check_safe()?;
+        Ok(config)
+    }
+
+    /// Refuses combinations that are only safe on a developer's machine.
+    fn check_safe(&self) -> Result<(), ConfigError> {
+        let production_issuer = !is_loopback_host(&self.oidc_issuer)
+            || self
+                .service_token_issuers
+                .iter()
+                .any(|u| !is_loopback_host(u));
+        if self.dev_mode && production_issuer {
+            return Err(ConfigError(
+                "DEV_MODE=true (a settable clock) is refused with a non-loopback OIDC_ISSUER or SERVICE_TOKEN_ISSUERS".into(),
+            ));
+        }
+        if self.allow_synthetic_ids && production_issuer {
+            return Err(ConfigError(
+                "ALLOW_SYNTHETIC_IDS=true is refused with a non-loopback OIDC_ISSUER or SERVICE_TOKEN_ISSUERS".into(),
+            ));
+        }
+        let public_loopback = is_loopback_host(&self.public_url);
+        let plain_http_loopback = public_loopback && self.public_url.scheme() == "http";
+        if !self.cookie_secure && !plain_http_loopback {
+            return Err(ConfigError(
+                "COOKIE_SECURE=false is allowed only with a plain-http loopback PUBLIC_URL".into(),
+            ));
+        }
+        if self.public_url.scheme() != "https" && !public_loopback {
+            return Err(ConfigError(
+                "PUBLIC_URL must be https unless it is a loopback address".into(),
+            ));
+        }
+        if self.session_idle_minutes == 0 || self.session_absolute_minutes == 0 {
+            return Err(ConfigError(
+                "SESSION_IDLE_MINUTES and SESSION_ABSOLUTE_MINUTES must be above zero".into(),
+            ));
+        }
+        if self.terms_version.len() > 64 {
+            return Err(ConfigError(
+                "TERMS_VERSION is longer than 64 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn redirect_uri(&self) -> String {
+        format!(
+            "{}/auth/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    pub fn session_policy(&self) -> domain::session::SessionPolicy {
+        domain::session::SessionPolicy {
+            idle: chrono::Duration::minutes(self.session_idle_minutes),
+            absolute: chrono::Duration::minutes(self.session_absolute_minutes),
+        }
+    }
+
+    pub fn id_policy(&self) -> domain::identity::IdPolicy {
+        domain::identity::IdPolicy {
+            allow_synthetic: self.allow_synthetic_ids,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_safe_and_local() {
+        let c = Config::from_map(&vars(&[])).unwrap();
+        assert!(!c.dev_mode);
+        assert!(!c.allow_synthetic_ids);
+        assert!(c.cookie_secure);
+        assert_eq!(c.redirect_uri(), "http://127.0.0.1:8080/auth/callback");
+        assert_eq!(c.required_acr, Assurance::High);
+    }
+
+    #[test]
+    fn dev_clock_with_a_production_issuer_is_refused_naming_the_setting() {
+        let err = Config::from_map(&vars(&[
+            ("DEV_MODE", "true"),
+            ("OIDC_ISSUER", "https://idporten.example"),
+        ]))
+        .unwrap_err();
+        assert!(err.0.contains("DEV_MODE"), "{err}");
+        let err = Config::from_map(&vars(&[
+            ("DEV_MODE", "true"),
+            ("SERVICE_TOKEN_ISSUERS", "https://helseid.example"),
+        ]))
+        .unwrap_err();
+        assert!(err.0.contains("DEV_MODE"), "{err}");
+    }
+
+    #[test]
+    fn synthetic_numbers_with_a_production_issuer_are_refused() {
+        let err = Config::from_map(&vars(&[
+            ("ALLOW_SYNTHETIC_IDS", "true"),
+            ("OIDC_ISSUER", "https://idporten.example"),
+        ]))
+        .unwrap_err();
+        assert!(err.0.contains("ALLOW_SYNTHETIC_IDS"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_cookies_only_on_loopback() {
+        assert!(Config::from_map(&vars(&[("COOKIE_SECURE", "false")])).is_ok());
+        let err = Config::from_map(&vars(&[
+            ("COOKIE_SECURE", "false"),
+            ("PUBLIC_URL", "https://portal.example"),
+        ]))
+        .unwrap_err();
+        assert!(err.0.contains("COOKIE_SECURE"), "{err}");
+        let err = Config::from_map(&vars(&[("PUBLIC_URL", "http://portal.example")])).unwrap_err();
+        assert!(err.0.contains("PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn symmetric_algorithms_cannot_be_configured() {
+        let err = Config::from_map(&vars(&[("SERVICE_TOKEN_ALGORITHMS", "HS256")])).unwrap_err();
+        assert!(err.0.contains("SERVICE_TOKEN_ALGORITHMS"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        for (k, v) in [
+            ("PORT", "eighty"),
+            ("DEV_MODE", "maybe"),
+            ("REQUIRED_ACR", "Level4"),
+            ("LOG_FORMAT", "xml"),
+        ] {
+            let err = Config::from_map(&vars(&[(k, v)])).unwrap_err();
+            assert!(err.0.contains(k), "{k}: {err}");
+        }
+    }
+}

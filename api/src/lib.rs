@@ -1,0 +1,15 @@
+//! The consent portal's HTTP server. See ARCHITECTURE.md for the path of a request.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod openapi_doc;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod views;

@@ -1,0 +1,137 @@
+//! The assembled OpenAPI document: the handlers' paths (here) with the bodies and problem types of
+//! the `openapi` crate. Served at `/openapi.json`, checked in at `openapi/openapi.json`.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Consent portal API",
+        description = "Citizens' consents and privacy settings for health data, and the decisions \
+downstream health services read from them. Errors are RFC 9457 problem+json with a stable `type` \
+(`/problems/<slug>`). Identity numbers are never in a URL: they travel in JSON bodies.",
+        version = "0.1.0"
+    ),
+    paths(
+        routes::auth::login,
+        routes::auth::callback,
+        routes::auth::logout,
+        routes::me::me,
+        routes::terms::get_terms,
+        routes::terms::accept,
+        routes::terms::change_level,
+        routes::terms::withdraw,
+        routes::usage_log::page,
+        routes::usage_log::since_last_login,
+        routes::decisions::active_user,
+        routes::health::live,
+        routes::health::ready,
+        routes::dev_clock::get,
+        routes::dev_clock::set,
+        routes::dev_clock::advance,
+    ),
+    components(schemas(
+        openapi::problem::Problem,
+        openapi::problem::FieldError,
+        openapi::problem::WithdrawalBlockerBody,
+    )),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "login", description = "OIDC login (ID-porten) and sessions"),
+        (name = "citizen", description = "The logged-in citizen"),
+        (name = "terms", description = "Consent to use the services"),
+        (name = "usage-log", description = "Logg over bruk"),
+        (name = "decisions", description = "For downstream health services (JWT access tokens)"),
+        (name = "operations", description = "Health checks"),
+        (name = "dev", description = "Dev mode only (DEV_MODE=true): the settable clock"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            openapi::security::SESSION_COOKIE,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "__Host-portal-session",
+                "The session cookie set by /auth/callback. State-changing requests also need the \
+X-CSRF-Token header (its value is in GET /api/v1/me).",
+            ))),
+        );
+        components.add_security_scheme(
+            openapi::security::SESSION_BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The same server-side session presented as a bearer token (mobile apps); no CSRF token needed.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            openapi::security::SERVICE_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An OAuth2 client-credentials access token (RFC 9068 at+jwt) from a trusted issuer, with the audience of this API and the scopes named per operation.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as the checked-in file holds it.
+pub fn document_json() -> String {
+    let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checked-in contract must be what the code serves. To accept a change:
+    /// `UPDATE_OPENAPI=1 cargo test -p api openapi` and review the diff.
+    #[test]
+    fn checked_in_openapi_json_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+        let generated = document_json();
+        if std::env::var("UPDATE_OPENAPI").is_ok() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == generated,
+            "openapi/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p api openapi"
+        );
+    }
+
+    #[test]
+    fn every_operation_declares_its_error_answers() {
+        let doc = ApiDoc::openapi();
+        for (path, item) in doc.paths.paths {
+            let ops = [&item.get, &item.put, &item.post, &item.delete, &item.patch];
+            for op in ops.into_iter().flatten() {
+                let codes: Vec<&String> = op.responses.responses.keys().collect();
+                assert!(
+                    codes
+                        .iter()
+                        .any(|c| c.starts_with('4') || c.starts_with('5'))
+                        || path.starts_with("/health/live"),
+                    "{path} declares no error response"
+                );
+            }
+        }
+    }
+}

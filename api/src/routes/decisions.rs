@@ -1,0 +1,80 @@
+//! Decisions for downstream health services. The identity number travels in the JSON body.
+
+use actix_web::web;
+use domain::consent::{self, ConsentStatus};
+use domain::identity::NationalId;
+use openapi::problem::Problem;
+use openapi::service::{ActiveDecision, ActiveReason, ActiveUserAnswer, ActiveUserQuery};
+use persistence::citizens;
+
+use crate::auth::service::{ConsentRead, ServiceClient};
+use crate::error::ApiError;
+use crate::json::JsonBody;
+use crate::state::AppState;
+use crate::views;
+
+/// Is this citizen an active user of the portal, and at what consent level
+/// ("HelsenorgeAktivSjekken")?
+#[utoipa::path(
+    post, path = "/api/v1/decisions/active-user", tag = "decisions",
+    security(("service_token" = ["consent:read"])),
+    request_body = ActiveUserQuery,
+    responses(
+        (status = 200, body = ActiveUserAnswer),
+        (status = 400, description = "Invalid body or identity number (`validation-failed`, `malformed-json`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `consent:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload-too-large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported-media-type`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn active_user(
+    state: web::Data<AppState>,
+    _client: ServiceClient<ConsentRead>,
+    body: JsonBody<ActiveUserQuery>,
+) -> Result<web::Json<ActiveUserAnswer>, ApiError> {
+    let pid = NationalId::parse(&body.0.pid, state.config.id_policy())
+        .map_err(|e| ApiError::validation("pid", e.to_string()))?;
+    let terms_in_force = state.config.terms_version.clone();
+    let citizen = state
+        .tx(move |conn| Ok(citizens::find_by_national_id(conn, &pid)?))
+        .await?;
+    let (decision, reason, level, accepted) = match citizen {
+        None => (
+            ActiveDecision::Inactive,
+            ActiveReason::NotRegistered,
+            None,
+            None,
+        ),
+        Some(c) => {
+            let accepted = c.consent.as_ref().map(|x| x.terms_version.clone());
+            match consent::status(c.consent.as_ref(), &terms_in_force) {
+                ConsentStatus::Active { level } => (
+                    ActiveDecision::Active,
+                    ActiveReason::ConsentActive,
+                    Some(views::level_body(level)),
+                    accepted,
+                ),
+                ConsentStatus::NotAccepted => (
+                    ActiveDecision::Inactive,
+                    ActiveReason::NotAccepted,
+                    None,
+                    accepted,
+                ),
+                ConsentStatus::RenewalRequired { .. } => (
+                    ActiveDecision::Inactive,
+                    ActiveReason::RenewalRequired,
+                    None,
+                    accepted,
+                ),
+            }
+        }
+    };
+    Ok(web::Json(ActiveUserAnswer {
+        decision,
+        reason,
+        consent_level: level,
+        accepted_terms_version: accepted,
+        terms_in_force: state.config.terms_version.clone(),
+    }))
+}

@@ -1,0 +1,86 @@
+//! Building and running the HTTP server.
+
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::{oidc::Oidc, service::ServiceTokens};
+use crate::clock::{DevClock, SystemClock};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::openapi_doc::ApiDoc;
+use crate::state::AppState;
+use crate::{routes, telemetry};
+
+pub fn http_client() -> std::io::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        // Never follow redirects on the back channel (openidconnect's advice, and no SSRF hops).
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(std::io::Error::other)
+}
+
+pub fn build_state(config: Config, db: persistence::Db) -> std::io::Result<AppState> {
+    let http = http_client()?;
+    let dev_clock = config.dev_mode.then(|| Arc::new(DevClock::default()));
+    let clock: Arc<dyn domain::clock::Clock> = match &dev_clock {
+        Some(dev) => dev.clone(),
+        None => Arc::new(SystemClock),
+    };
+    Ok(AppState {
+        oidc: Arc::new(Oidc::new(&config, http.clone())),
+        service_tokens: Arc::new(ServiceTokens::new(&config, http)),
+        config: Arc::new(config),
+        db,
+        clock,
+        dev_clock,
+    })
+}
+
+/// Serves until SIGINT/SIGTERM, then finishes in-flight requests (actix's graceful shutdown).
+pub async fn serve(state: AppState) -> std::io::Result<()> {
+    let addr = (state.config.bind_address.clone(), state.config.port);
+    let dev_mode = state.config.dev_mode;
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::validation("query", query_error_detail(&err)).into()
+            }))
+            .wrap(middleware::from_fn(telemetry::request_context))
+            .configure(|cfg| routes::configure(cfg, dev_mode))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header(("location", "/docs/"))
+                        .finish()
+                }),
+            )
+            .default_service(web::to(routes::not_found))
+    })
+    .shutdown_timeout(30)
+    .bind(addr)?;
+    for a in server.addrs() {
+        // The one line scripts and tests wait for.
+        println!("LISTENING http://{a}");
+        tracing::info!(address = %a, "listening");
+    }
+    server.run().await
+}
+
+/// A query-string error without the submitted value.
+fn query_error_detail(err: &actix_web::error::QueryPayloadError) -> String {
+    let text = err.to_string();
+    // serde_urlencoded says e.g. "Query deserialize error: invalid digit found in string".
+    let cut = text.split(": ").last().unwrap_or("invalid query string");
+    if cut.chars().any(|c| c.is_ascii_digit()) {
+        "invalid query string".to_owned()
+    } else {
+        cut.to_owned()
+    }
+}

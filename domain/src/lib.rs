@@ -1,0 +1,12 @@
+//! The consent portal's rules, as pure functions of (data, now).
+//!
+//! Nothing here does I/O or reads the clock (`clippy.toml` in this crate forbids it): the API layer
+//! loads the data, passes "now" from its injected [`clock::Clock`], and persists what a rule
+//! returns. A reader who wants to know what the product decides reads this crate.
+
+pub mod assurance;
+pub mod clock;
+pub mod consent;
+pub mod identity;
+pub mod session;
+pub mod usage_log;

@@ -1,0 +1,182 @@
+//! RFC 9457 problem details. Every error the API answers has a stable `type` from [`ProblemType`].
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The stable catalogue of problem types. The `type` member is `/problems/<slug>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    Unauthenticated,
+    SessionExpired,
+    CsrfFailed,
+    StepUpRequired,
+    ConsentRequired,
+    InvalidToken,
+    InsufficientScope,
+    ValidationFailed,
+    MalformedJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    NotFound,
+    MethodNotAllowed,
+    TermsNotInForce,
+    AlreadyAccepted,
+    SameLevel,
+    NotAccepted,
+    WithdrawalBlocked,
+    LoginStateInvalid,
+    LoginFailed,
+    IdentityNotAccepted,
+    Internal,
+    Unavailable,
+}
+
+impl ProblemType {
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemType::Unauthenticated => "unauthenticated",
+            ProblemType::SessionExpired => "session-expired",
+            ProblemType::CsrfFailed => "csrf-failed",
+            ProblemType::StepUpRequired => "step-up-required",
+            ProblemType::ConsentRequired => "consent-required",
+            ProblemType::InvalidToken => "invalid-token",
+            ProblemType::InsufficientScope => "insufficient-scope",
+            ProblemType::ValidationFailed => "validation-failed",
+            ProblemType::MalformedJson => "malformed-json",
+            ProblemType::UnsupportedMediaType => "unsupported-media-type",
+            ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::NotFound => "not-found",
+            ProblemType::MethodNotAllowed => "method-not-allowed",
+            ProblemType::TermsNotInForce => "terms-not-in-force",
+            ProblemType::AlreadyAccepted => "already-accepted",
+            ProblemType::SameLevel => "same-level",
+            ProblemType::NotAccepted => "not-accepted",
+            ProblemType::WithdrawalBlocked => "withdrawal-blocked",
+            ProblemType::LoginStateInvalid => "login-state-invalid",
+            ProblemType::LoginFailed => "login-failed",
+            ProblemType::IdentityNotAccepted => "identity-not-accepted",
+            ProblemType::Internal => "internal",
+            ProblemType::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            ProblemType::Unauthenticated
+            | ProblemType::SessionExpired
+            | ProblemType::InvalidToken => 401,
+            ProblemType::CsrfFailed
+            | ProblemType::StepUpRequired
+            | ProblemType::ConsentRequired
+            | ProblemType::InsufficientScope
+            | ProblemType::IdentityNotAccepted => 403,
+            ProblemType::ValidationFailed
+            | ProblemType::MalformedJson
+            | ProblemType::LoginStateInvalid
+            | ProblemType::LoginFailed => 400,
+            ProblemType::UnsupportedMediaType => 415,
+            ProblemType::PayloadTooLarge => 413,
+            ProblemType::NotFound => 404,
+            ProblemType::MethodNotAllowed => 405,
+            ProblemType::TermsNotInForce => 422,
+            ProblemType::AlreadyAccepted
+            | ProblemType::SameLevel
+            | ProblemType::NotAccepted
+            | ProblemType::WithdrawalBlocked => 409,
+            ProblemType::Internal => 500,
+            ProblemType::Unavailable => 503,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemType::Unauthenticated => "You are not logged in",
+            ProblemType::SessionExpired => "Your session has ended; log in again",
+            ProblemType::CsrfFailed => "The request's CSRF token is missing or wrong",
+            ProblemType::StepUpRequired => "This change needs a login at a higher assurance level",
+            ProblemType::ConsentRequired => "Accept the terms of use before using this service",
+            ProblemType::InvalidToken => "The access token is missing or not valid",
+            ProblemType::InsufficientScope => "The access token lacks a scope this endpoint needs",
+            ProblemType::ValidationFailed => "The request has invalid fields",
+            ProblemType::MalformedJson => "The request body is not valid JSON",
+            ProblemType::UnsupportedMediaType => "The request body must be application/json",
+            ProblemType::PayloadTooLarge => "The request body is too large",
+            ProblemType::NotFound => "Not found",
+            ProblemType::MethodNotAllowed => "Method not allowed",
+            ProblemType::TermsNotInForce => "That is not the version of the terms in force",
+            ProblemType::AlreadyAccepted => "The terms in force are already accepted at this level",
+            ProblemType::SameLevel => "The consent is already at this level",
+            ProblemType::NotAccepted => "The terms of use have not been accepted",
+            ProblemType::WithdrawalBlocked => {
+                "End every power of attorney before withdrawing the consent"
+            }
+            ProblemType::LoginStateInvalid => "This login link is not valid; start the login again",
+            ProblemType::LoginFailed => "The login could not be completed; start it again",
+            ProblemType::IdentityNotAccepted => "This identity cannot be used with the portal",
+            ProblemType::Internal => "Something went wrong on our side",
+            ProblemType::Unavailable => "The service is temporarily unavailable",
+        }
+    }
+
+    pub fn type_uri(self) -> String {
+        format!("/problems/{}", self.slug())
+    }
+}
+
+/// An RFC 9457 problem details object (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// A stable URI reference naming the kind of problem, e.g. `/problems/consent-required`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The server's id of this request, also in the `x-request-id` response header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Validation errors: one per field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// For `step-up-required`: the `acr_values` to log in with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_acr: Option<String>,
+    /// For `withdrawal-blocked`: what must end first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<WithdrawalBlockerBody>,
+}
+
+/// One invalid field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FieldError {
+    /// The field's JSON path, e.g. `level` or `items[2].pid`.
+    pub field: String,
+    pub detail: String,
+}
+
+/// A power of attorney that stops a withdrawal of the terms consent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WithdrawalBlockerBody {
+    /// `power_of_attorney_given` or `power_of_attorney_held`.
+    pub kind: String,
+    /// The power of attorney's opaque id.
+    pub id: String,
+    /// `active` or `pending`.
+    pub state: String,
+}
+
+impl Problem {
+    pub fn new(t: ProblemType) -> Problem {
+        Problem {
+            problem_type: t.type_uri(),
+            title: t.title().to_owned(),
+            status: t.status(),
+            detail: None,
+            request_id: None,
+            errors: Vec::new(),
+            required_acr: None,
+            blockers: Vec::new(),
+        }
+    }
+}

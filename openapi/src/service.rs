@@ -1,0 +1,49 @@
+//! Bodies of the machine-client endpoints (downstream health services, JWT access tokens).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::citizen::ConsentLevelBody;
+
+/// Ask whether a citizen is an active user of the portal ("HelsenorgeAktivSjekken").
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveUserQuery {
+    /// The citizen's national identity number (fødselsnummer or D-number), 11 digits. Sent in
+    /// the body, never in a URL.
+    #[schema(example = "01018012345")]
+    pub pid: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActiveDecision {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActiveReason {
+    /// The citizen has accepted the terms in force.
+    ConsentActive,
+    /// The citizen has never accepted, or has withdrawn.
+    NotAccepted,
+    /// The citizen accepted an earlier version and has not accepted the one in force.
+    RenewalRequired,
+    /// The citizen has never used the portal.
+    NotRegistered,
+}
+
+/// The answer: a decision, its reason and the facts it rests on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActiveUserAnswer {
+    pub decision: ActiveDecision,
+    pub reason: ActiveReason,
+    /// The consent level when active.
+    pub consent_level: Option<ConsentLevelBody>,
+    /// The terms version the citizen accepted last, if any.
+    pub accepted_terms_version: Option<String>,
+    /// The terms version in force.
+    pub terms_in_force: String,
+}

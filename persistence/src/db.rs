@@ -1,0 +1,234 @@
+//! Connections, the pool, migrations and transactions for both backends.
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+use thiserror::Error;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// One connection type for both backends. SQLite is last: it accepts any URL.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres://` and `postgresql://` URLs are PostgreSQL; anything else is a SQLite file path
+    /// (an optional `sqlite://` prefix is removed).
+    pub fn of_url(url: &str) -> (Backend, String) {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            (Backend::Sqlite, path.to_owned())
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgresql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] DieselError),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+/// An error type a transaction closure may return. `is_retryable` says whether running the whole
+/// transaction again may succeed (a write conflict rather than a real failure).
+pub trait TxError: From<DieselError> + From<StoreError> {
+    fn is_retryable(&self) -> bool;
+}
+
+impl TxError for StoreError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Database(e) if is_conflict(e))
+    }
+}
+
+/// Write conflicts worth a retry: PostgreSQL serialization failures and unique violations of a
+/// concurrent insert (e.g. the next log `seq`), SQLite's "database is locked" / busy snapshot.
+pub fn is_conflict(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _)
+        | DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => true,
+        DieselError::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked") || m.contains("busy")
+        }
+        _ => false,
+    }
+}
+
+/// Opens connections of exactly one backend. (diesel's own `ConnectionManager<AnyConnection>`
+/// would fall back to SQLite when PostgreSQL is down and create a file named like the URL.)
+pub struct Manager {
+    backend: Backend,
+    target: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        let mut conn = match self.backend {
+            Backend::Postgres => AnyConnection::Postgresql(
+                PgConnection::establish(&self.target).map_err(r2d2::Error::ConnectionError)?,
+            ),
+            Backend::Sqlite => AnyConnection::Sqlite(
+                SqliteConnection::establish(&self.target).map_err(r2d2::Error::ConnectionError)?,
+            ),
+        };
+        // Settings every connection gets when it is opened.
+        let setup = match self.backend {
+            Backend::Postgres => {
+                "SET application_name = 'consent-portal'; SET statement_timeout = '15s';"
+            }
+            Backend::Sqlite => {
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+            }
+        };
+        conn.batch_execute(setup).map_err(r2d2::Error::QueryError)?;
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// The database: a pool of connections of one backend.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (see [`Backend::of_url`]). A SQLite file's folder is created if missing.
+    pub fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        let (backend, target) = Backend::of_url(url);
+        if backend == Backend::Sqlite {
+            if let Some(dir) = std::path::Path::new(&target).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Migration(format!("cannot create the database folder: {e}"))
+                    })?;
+                }
+            }
+        }
+        let pool = Pool::builder()
+            .max_size(max_connections)
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager { backend, target })?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        let mut conn = self.conn()?;
+        let done = match &mut *conn {
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+            AnyConnection::Sqlite(c) => {
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+            }
+        };
+        done.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// True when the database answers and no migration is pending (the readiness check).
+    pub fn is_ready(&self) -> bool {
+        let Ok(mut conn) = self.conn() else {
+            return false;
+        };
+        let pending = match &mut *conn {
+            AnyConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+            AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        };
+        matches!(pending, Ok(false))
+    }
+
+    /// Runs `f` in one transaction, again (up to a few times) when it fails with a write conflict.
+    /// Blocking: call from a blocking thread.
+    pub fn transaction<T, E, F>(&self, mut f: F) -> Result<T, E>
+    where
+        E: TxError,
+        F: FnMut(&mut AnyConnection) -> Result<T, E>,
+    {
+        const ATTEMPTS: u32 = 6;
+        let mut conn = self.conn()?;
+        let mut attempt = 1;
+        loop {
+            let c: &mut AnyConnection = &mut conn;
+            match c.transaction(&mut f) {
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, "transaction conflict; retrying");
+                    std::thread::sleep(Duration::from_millis(5 * u64::from(attempt * attempt)));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Serialises a transaction's writes for one citizen on PostgreSQL (a row lock on the citizen).
+/// SQLite needs nothing: it has one writer at a time.
+pub fn lock_citizen(conn: &mut AnyConnection, citizen_id: &str) -> Result<(), DieselError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT id FROM citizens WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(citizen_id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Times are stored as UTC to the whole second, the precision both backends keep exactly.
+pub fn to_db(t: DateTime<Utc>) -> NaiveDateTime {
+    t.trunc_subsecs(0).naive_utc()
+}
+
+pub fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}

@@ -1,0 +1,19 @@
+//! Storage for the consent portal on SQLite (embedded default) and PostgreSQL (production), from
+//! one codebase with diesel's `MultiConnection`.
+//!
+//! Repositories are plain functions over `&mut AnyConnection` so that a handler can compose them in
+//! one transaction ([`Db::transaction`]): the state change, its usage-log entry and its outbox
+//! event commit together or not at all.
+
+pub mod citizens;
+pub mod db;
+pub mod login_requests;
+pub mod outbox;
+pub mod schema;
+pub mod sessions;
+pub mod terms;
+pub mod usage_log;
+
+pub use db::{AnyConnection, Backend, Db, StoreError, TxError};
+/// The database error type, for callers that implement [`TxError`].
+pub use diesel::result::Error as DieselError;

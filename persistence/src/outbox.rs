@@ -1,0 +1,86 @@
+//! The transactional outbox: change-feed events written in the same transaction as the change.
+//! Events are thin: type, time, the opaque subject id and a small JSON payload; no identity
+//! number, no health data.
+
+use crate::db::{from_db, to_db, AnyConnection, StoreError};
+use crate::schema::outbox;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub subject_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Position in the outbox (ascending in insertion order).
+    pub position: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub subject_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+struct NewRow<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    subject_id: &'a str,
+    occurred_at: NaiveDateTime,
+    payload: &'a str,
+}
+
+pub fn append(conn: &mut AnyConnection, e: &NewEvent) -> Result<(), StoreError> {
+    let payload = e.payload.to_string();
+    diesel::insert_into(outbox::table)
+        .values(NewRow {
+            event_id: &e.event_id,
+            event_type: &e.event_type,
+            subject_id: &e.subject_id,
+            occurred_at: to_db(e.occurred_at),
+            payload: &payload,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Events after `after_position`, oldest first.
+pub fn after(
+    conn: &mut AnyConnection,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let rows: Vec<(i64, String, String, String, NaiveDateTime, String)> = outbox::table
+        .filter(outbox::id.gt(after_position))
+        .order(outbox::id.asc())
+        .limit(limit)
+        .select((
+            outbox::id,
+            outbox::event_id,
+            outbox::event_type,
+            outbox::subject_id,
+            outbox::occurred_at,
+            outbox::payload,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(position, event_id, event_type, subject_id, occurred_at, payload)| Event {
+                position,
+                event_id,
+                event_type,
+                subject_id,
+                occurred_at: from_db(occurred_at),
+                payload,
+            },
+        )
+        .collect())
+}

@@ -1,0 +1,90 @@
+//! The diesel schema. Must match what `migrations/sqlite` and `migrations/postgres` produce;
+//! `tests::schema_matches_migrations` in `db.rs` selects every column on both backends.
+
+diesel::table! {
+    citizens (id) {
+        id -> Text,
+        national_id -> Text,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+        previous_login_at -> Nullable<Timestamp>,
+        last_login_seq -> Nullable<BigInt>,
+        previous_login_seq -> Nullable<BigInt>,
+        terms_version -> Nullable<Text>,
+        consent_level -> Nullable<Text>,
+        consent_accepted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    terms_history (id) {
+        id -> BigInt,
+        citizen_id -> Text,
+        action -> Text,
+        terms_version -> Text,
+        level -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_requests (state_hash) {
+        state_hash -> Text,
+        browser_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        acr_values -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        citizen_id -> Text,
+        csrf_token -> Text,
+        acr -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    usage_log (id) {
+        id -> BigInt,
+        subject_id -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Text,
+        action -> Text,
+        details -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        subject_id -> Text,
+        occurred_at -> Timestamp,
+        payload -> Text,
+    }
+}
+
+diesel::joinable!(terms_history -> citizens (citizen_id));
+diesel::joinable!(sessions -> citizens (citizen_id));
+diesel::joinable!(usage_log -> citizens (subject_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    citizens,
+    terms_history,
+    login_requests,
+    sessions,
+    usage_log,
+    outbox,
+);
