@@ -1,1 +1,6 @@
+//! The one black-box test binary: each module drives the real server binary over HTTP, logging in
+//! through the real dev OIDC provider, on SQLite and (when available) PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod citizen_flow;

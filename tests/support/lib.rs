@@ -1,1 +1,33 @@
+//! The black-box test harness: a shared dev OIDC provider (`dev/idp`), and per test a server
+//! binary on its own port with its own database (a fresh SQLite file, or a fresh PostgreSQL
+//! database that is dropped afterwards), driven over HTTP like a browser or a downstream service.
+//!
+//! Every server's log is scanned when its test ends: an 11-digit number in it fails the test.
 
+// Test code: a failed expectation is a failed test, so panicking is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod app;
+pub mod idp;
+pub mod logscan;
+
+pub use app::{Backend, Session, TestApp};
+pub use idp::Idp;
+
+/// Synthetic persons of `dev/idp/persons.json` used by the tests.
+pub mod persons {
+    /// Astrid Lunde, 34: the default happy-path adult.
+    pub const ASTRID: &str = "10829241876";
+    /// Bjørn Haugen, 47: a second, independent adult.
+    pub const BJORN: &str = "02867933185";
+    /// Ingrid Solberg, 63.
+    pub const INGRID: &str = "27896320896";
+}
+
+/// The workspace root.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
+}
