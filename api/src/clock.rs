@@ -13,26 +13,42 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system clock plus an offset that can be changed at run time (dev mode only).
+/// The system clock plus an offset that can be changed at run time (dev mode only). The offset
+/// stays within a hundred years either way, so no date arithmetic anywhere can overflow.
 #[derive(Default)]
 pub struct DevClock {
-    offset_millis: AtomicI64,
+    /// Nanoseconds, so that setting the clock to an instant lands on it exactly.
+    offset_nanos: AtomicI64,
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("the dev clock stays within a hundred years of the system clock")]
+pub struct OutOfRange;
+
+const MAX_OFFSET_DAYS: i64 = 100 * 366;
 
 impl DevClock {
     pub fn offset(&self) -> Duration {
-        Duration::milliseconds(self.offset_millis.load(Ordering::SeqCst))
+        Duration::nanoseconds(self.offset_nanos.load(Ordering::SeqCst))
     }
 
-    pub fn set(&self, now: DateTime<Utc>) {
-        let offset = now - Utc::now();
-        self.offset_millis
-            .store(offset.num_milliseconds(), Ordering::SeqCst);
+    fn store(&self, offset: Duration) -> Result<(), OutOfRange> {
+        if offset.num_days().abs() > MAX_OFFSET_DAYS {
+            return Err(OutOfRange);
+        }
+        let nanos = offset.num_nanoseconds().ok_or(OutOfRange)?;
+        self.offset_nanos.store(nanos, Ordering::SeqCst);
+        Ok(())
     }
 
-    pub fn advance(&self, by: Duration) {
-        self.offset_millis
-            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+    pub fn set(&self, now: DateTime<Utc>) -> Result<(), OutOfRange> {
+        let offset = now.signed_duration_since(Utc::now());
+        self.store(offset)
+    }
+
+    pub fn advance(&self, by: Duration) -> Result<(), OutOfRange> {
+        let offset = self.offset().checked_add(&by).ok_or(OutOfRange)?;
+        self.store(offset)
     }
 }
 
@@ -50,14 +66,23 @@ mod tests {
     fn dev_clock_moves_by_what_it_is_told() {
         let c = DevClock::default();
         let target = Utc::now() + Duration::days(400);
-        c.set(target);
+        c.set(target).unwrap();
         assert!((c.now() - target).num_seconds().abs() <= 1);
-        c.advance(Duration::days(30));
+        c.advance(Duration::days(30)).unwrap();
+        let expected = target + Duration::days(30);
+        assert!((c.now() - expected).num_seconds().abs() <= 1);
+    }
+
+    #[test]
+    fn dev_clock_refuses_to_leave_the_century() {
+        let c = DevClock::default();
+        assert!(c.set(Utc::now() + Duration::days(101 * 366)).is_err());
+        c.advance(Duration::days(60 * 366)).unwrap();
         assert!(
-            (c.now() - (target + Duration::days(30)))
-                .num_seconds()
-                .abs()
-                <= 1
+            c.advance(Duration::days(60 * 366)).is_err(),
+            "cumulative offsets are bounded"
         );
+        c.advance(Duration::days(-120 * 366)).unwrap();
+        assert!((c.offset().num_days() + 60 * 366).abs() <= 1);
     }
 }

@@ -40,7 +40,7 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: &'static str },
     #[error("consent rule: {0}")]
     Consent(#[from] ConsentError),
     #[error("login state invalid: {0}")]
@@ -80,7 +80,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ProblemType::UnsupportedMediaType,
             ApiError::PayloadTooLarge { .. } => ProblemType::PayloadTooLarge,
             ApiError::NotFound => ProblemType::NotFound,
-            ApiError::MethodNotAllowed => ProblemType::MethodNotAllowed,
+            ApiError::MethodNotAllowed { .. } => ProblemType::MethodNotAllowed,
             ApiError::Consent(e) => match e {
                 ConsentError::NotCurrentVersion { .. } => ProblemType::TermsNotInForce,
                 ConsentError::AlreadyAccepted => ProblemType::AlreadyAccepted,
@@ -169,6 +169,9 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if let ApiError::InvalidToken(_) = self {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+        }
+        if let ApiError::MethodNotAllowed { allow } = self {
+            res.insert_header((header::ALLOW, *allow));
         }
         if let ApiError::InsufficientScope(scope) = self {
             res.insert_header((

@@ -6,7 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod json;
+pub mod extract;
 pub mod openapi_doc;
 pub mod routes;
 pub mod server;

@@ -27,6 +27,7 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::usage_log::page,
         routes::usage_log::since_last_login,
         routes::decisions::active_user,
+        routes::home::home,
         routes::health::live,
         routes::health::ready,
         routes::dev_clock::get,
@@ -128,7 +129,8 @@ mod tests {
                     codes
                         .iter()
                         .any(|c| c.starts_with('4') || c.starts_with('5'))
-                        || path.starts_with("/health/live"),
+                        || path == "/health/live"
+                        || path == "/",
                     "{path} declares no error response"
                 );
             }

@@ -8,7 +8,6 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::{oidc::Oidc, service::ServiceTokens};
 use crate::clock::{DevClock, SystemClock};
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::openapi_doc::ApiDoc;
 use crate::state::AppState;
 use crate::{routes, telemetry};
@@ -47,9 +46,6 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                ApiError::validation("query", query_error_detail(&err)).into()
-            }))
             .wrap(middleware::from_fn(telemetry::request_context))
             .configure(|cfg| routes::configure(cfg, dev_mode))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
@@ -71,16 +67,4 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         tracing::info!(address = %a, "listening");
     }
     server.run().await
-}
-
-/// A query-string error without the submitted value.
-fn query_error_detail(err: &actix_web::error::QueryPayloadError) -> String {
-    let text = err.to_string();
-    // serde_urlencoded says e.g. "Query deserialize error: invalid digit found in string".
-    let cut = text.split(": ").last().unwrap_or("invalid query string");
-    if cut.chars().any(|c| c.is_ascii_digit()) {
-        "invalid query string".to_owned()
-    } else {
-        cut.to_owned()
-    }
 }

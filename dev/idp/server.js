@@ -219,7 +219,8 @@ function buildConfiguration(keys) {
     ttl: {
       AccessToken: 3600,
       AuthorizationCode: 60,
-      ClientCredentials: 300,
+      // The resource server's lifetime wins (1 s for dev-service-shortlived).
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
       Grant: 14 * 24 * 3600,
       IdToken: 3600,
       Interaction: 3600,

@@ -9,8 +9,9 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 use thiserror::Error;
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+pub(crate) const POSTGRES_MIGRATIONS: EmbeddedMigrations =
+    embed_migrations!("../migrations/postgres");
 
 /// One connection type for both backends. SQLite is last: it accepts any URL.
 #[derive(diesel::MultiConnection)]
@@ -90,6 +91,13 @@ pub struct Manager {
     target: String,
 }
 
+impl Manager {
+    pub fn for_url(url: &str) -> Manager {
+        let (backend, target) = Backend::of_url(url);
+        Manager { backend, target }
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = AnyConnection;
     type Error = r2d2::Error;
@@ -109,7 +117,9 @@ impl ManageConnection for Manager {
                 "SET application_name = 'consent-portal'; SET statement_timeout = '15s';"
             }
             Backend::Sqlite => {
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                // busy_timeout first, so that the pool's connections opening at the same time
+                // wait for each other's journal-mode switch instead of failing "locked".
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
             }
         };
@@ -150,7 +160,7 @@ impl Db {
         let pool = Pool::builder()
             .max_size(max_connections)
             .connection_timeout(Duration::from_secs(10))
-            .build(Manager { backend, target })?;
+            .build(Manager::for_url(url))?;
         Ok(Db { pool, backend })
     }
 

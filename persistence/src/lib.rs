@@ -17,3 +17,6 @@ pub mod usage_log;
 pub use db::{AnyConnection, Backend, Db, StoreError, TxError};
 /// The database error type, for callers that implement [`TxError`].
 pub use diesel::result::Error as DieselError;
+
+#[cfg(test)]
+mod tests;

@@ -4,3 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod citizen_flow;
+mod errors;
+mod login_security;
+mod operations;
+mod service_tokens;
+mod terms;
+mod usage_log;

@@ -55,18 +55,22 @@ struct KeyEntry {
     jwk: Jwk,
 }
 
-/// The trusted issuers' keys, by `kid`, refreshed when an unknown `kid` arrives (at most every
-/// 30 seconds, so a flood of made-up `kid`s cannot make us hammer the issuer).
+/// The trusted issuers' keys, by `kid`, refreshed when an unknown `kid` arrives: at most every
+/// 30 seconds after a refresh that reached every issuer (so a flood of made-up `kid`s cannot make
+/// us hammer them), and after one second when an issuer could not be reached (so a provider that
+/// was briefly down does not lock services out for long).
 pub struct ServiceTokens {
     issuers: Vec<Url>,
     audience: String,
     algorithms: Vec<jsonwebtoken::Algorithm>,
     leeway: u64,
     http: reqwest::Client,
+    /// The keys, and when the next refresh may run.
     keys: RwLock<(HashMap<String, KeyEntry>, Option<Instant>)>,
 }
 
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(30);
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 impl ServiceTokens {
     pub fn new(config: &Config, http: reqwest::Client) -> ServiceTokens {
@@ -115,6 +119,7 @@ impl ServiceTokens {
 
     async fn refresh(&self) {
         let mut fresh = HashMap::new();
+        let mut all_reached = true;
         for issuer in &self.issuers {
             match self.fetch_jwks(issuer).await {
                 Ok(set) => {
@@ -126,14 +131,20 @@ impl ServiceTokens {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not load a service-token issuer's keys")
+                    all_reached = false;
+                    tracing::warn!(error = %e, "could not load a service-token issuer's keys");
                 }
             }
         }
         let mut keys = self.keys.write().await;
         // Keep known keys when an issuer is briefly unreachable.
         keys.0.extend(fresh);
-        keys.1 = Some(Instant::now());
+        let wait = if all_reached {
+            REFRESH_AT_MOST_EVERY
+        } else {
+            RETRY_AFTER_FAILURE
+        };
+        keys.1 = Some(Instant::now() + wait);
     }
 
     async fn key_for(&self, kid: &str) -> Option<(String, Jwk)> {
@@ -145,7 +156,7 @@ impl ServiceTokens {
             if let Some(found) = lookup(&keys.0) {
                 return Some(found);
             }
-            if keys.1.is_some_and(|t| t.elapsed() < REFRESH_AT_MOST_EVERY) {
+            if keys.1.is_some_and(|next| Instant::now() < next) {
                 return None;
             }
         }

@@ -14,6 +14,7 @@ use crate::audit::{self, Actor, Feed};
 use crate::auth::citizen::CitizenSession;
 use crate::auth::{cookies, tokens};
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::state::AppState;
 
 /// How long a started login may take.
@@ -41,9 +42,9 @@ pub struct LoginQuery {
 )]
 pub async fn login(
     state: web::Data<AppState>,
-    query: web::Query<LoginQuery>,
+    query: Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let query = query.into_inner()?;
     let hint = match query.login_hint.as_deref() {
         None | Some("") => None,
         Some(h)
@@ -117,9 +118,9 @@ pub struct CallbackQuery {
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<CallbackQuery>,
+    query: Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let query = query.into_inner()?;
     let now = state.now();
     let oidc_state = query
         .state

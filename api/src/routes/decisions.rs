@@ -9,7 +9,7 @@ use persistence::citizens;
 
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
-use crate::json::JsonBody;
+use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::views;
 
@@ -33,7 +33,8 @@ pub async fn active_user(
     _client: ServiceClient<ConsentRead>,
     body: JsonBody<ActiveUserQuery>,
 ) -> Result<web::Json<ActiveUserAnswer>, ApiError> {
-    let pid = NationalId::parse(&body.0.pid, state.config.id_policy())
+    let query = body.into_inner()?;
+    let pid = NationalId::parse(&query.pid, state.config.id_policy())
         .map_err(|e| ApiError::validation("pid", e.to_string()))?;
     let terms_in_force = state.config.terms_version.clone();
     let citizen = state

@@ -7,7 +7,7 @@ use openapi::dev::{AdvanceClock, ClockState, SetClock};
 use openapi::problem::Problem;
 
 use crate::error::ApiError;
-use crate::json::JsonBody;
+use crate::extract::JsonBody;
 use crate::state::AppState;
 
 fn current(state: &AppState) -> Result<ClockState, ApiError> {
@@ -33,7 +33,8 @@ pub async fn set(
     body: JsonBody<SetClock>,
 ) -> Result<web::Json<ClockState>, ApiError> {
     let dev = state.dev_clock.as_ref().ok_or(ApiError::NotFound)?;
-    dev.set(body.0.now);
+    dev.set(body.into_inner()?.now)
+        .map_err(|e| ApiError::validation("now", e.to_string()))?;
     tracing::warn!(target: "security", "dev clock set");
     Ok(web::Json(current(&state)?))
 }
@@ -46,15 +47,11 @@ pub async fn advance(
     body: JsonBody<AdvanceClock>,
 ) -> Result<web::Json<ClockState>, ApiError> {
     let dev = state.dev_clock.as_ref().ok_or(ApiError::NotFound)?;
-    // Bounded so that the arithmetic can never overflow: a hundred years either way.
-    let seconds = body.0.seconds;
-    if seconds.abs() > 100 * 366 * 24 * 3600 {
-        return Err(ApiError::validation(
-            "seconds",
-            "at most a hundred years either way",
-        ));
-    }
-    dev.advance(Duration::seconds(seconds));
+    let seconds = body.into_inner()?.seconds;
+    let by = Duration::try_seconds(seconds)
+        .ok_or_else(|| ApiError::validation("seconds", "too large"))?;
+    dev.advance(by)
+        .map_err(|e| ApiError::validation("seconds", e.to_string()))?;
     tracing::warn!(target: "security", seconds, "dev clock advanced");
     Ok(web::Json(current(&state)?))
 }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/me`: who is logged in, at what level, and where they stand with the terms.
 
 use actix_web::web;
+use chrono::SubsecRound;
 use openapi::citizen::{Me, SessionInfo};
 use openapi::problem::Problem;
 
@@ -32,7 +33,8 @@ pub async fn me(
         consent: views::consent_summary(who.citizen.consent.as_ref(), &config.terms_version),
         session: SessionInfo {
             csrf_token: who.session.csrf_token.clone(),
-            idle_expires_at: who.now + policy.idle,
+            // The session's last use is stored to the whole second; its end is counted from that.
+            idle_expires_at: who.now.trunc_subsecs(0) + policy.idle,
             absolute_expires_at: who.session.created_at + policy.absolute,
         },
         previous_login_at: who.citizen.previous_login_at,

@@ -11,7 +11,7 @@ use persistence::{citizens, db::lock_citizen, terms, AnyConnection};
 use crate::audit::{self, Actor, Feed};
 use crate::auth::citizen::{CitizenSession, ConsentedCitizen, HighAssuranceCitizen};
 use crate::error::ApiError;
-use crate::json::JsonBody;
+use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::views;
 
@@ -138,7 +138,7 @@ pub async fn accept(
     let AcceptTerms {
         terms_version,
         level,
-    } = body.0;
+    } = body.into_inner()?;
     let level: ConsentLevel = views::level_domain(level);
     let terms_in_force = state.config.terms_version.clone();
     let now = who.now;
@@ -176,7 +176,7 @@ pub async fn change_level(
     ConsentedCitizen(who): ConsentedCitizen,
     body: JsonBody<ChangeLevel>,
 ) -> Result<web::Json<TermsState>, ApiError> {
-    let level = views::level_domain(body.0.level);
+    let level = views::level_domain(body.into_inner()?.level);
     let terms_in_force = state.config.terms_version.clone();
     let now = who.now;
     let result = change(&state, who.citizen.id, now, move |current, _| {

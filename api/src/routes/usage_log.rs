@@ -9,6 +9,7 @@ use persistence::usage_log;
 
 use crate::auth::citizen::ConsentedCitizen;
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::state::AppState;
 use crate::views;
 
@@ -50,8 +51,9 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
 pub async fn page(
     state: web::Data<AppState>,
     ConsentedCitizen(who): ConsentedCitizen,
-    query: web::Query<LogQuery>,
+    query: Query<LogQuery>,
 ) -> Result<web::Json<LogPage>, ApiError> {
+    let query = query.into_inner()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::validation("limit", format!("1 to {MAX_PAGE}")));

@@ -1,0 +1,287 @@
+//! Storage tests on both backends: SQLite always, PostgreSQL when `TEST_DATABASE_URL` names a
+//! server where a scratch database can be created (scripts/test sets it; CI requires it).
+
+use crate::db::{AnyConnection, Db};
+use crate::{citizens, login_requests, outbox, sessions, terms, usage_log};
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel_migrations::MigrationHarness;
+use domain::consent::{ConsentLevel, TermsChange};
+use domain::identity::{IdPolicy, NationalId};
+use domain::usage_log::{ActorKind, ChainError, NewEntry};
+
+/// A scratch database, removed when dropped.
+struct Scratch {
+    db: Db,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin: String, name: String },
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin, name } => {
+                if let Ok(mut c) = PgConnection::establish(admin) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c);
+                }
+            }
+        }
+    }
+}
+
+fn sqlite() -> Scratch {
+    let dir =
+        std::env::temp_dir().join(format!("portal-persist-{}", uuid::Uuid::new_v4().simple()));
+    let db = Db::connect(dir.join("t.db").to_str().unwrap(), 4).unwrap();
+    db.migrate().unwrap();
+    Scratch {
+        db,
+        cleanup: Cleanup::File(dir),
+    }
+}
+
+fn postgres() -> Option<Scratch> {
+    let admin = match std::env::var("TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
+            );
+            return None;
+        }
+    };
+    let name = format!("portal_persist_{}", uuid::Uuid::new_v4().simple());
+    let mut c = PgConnection::establish(&admin).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let db = Db::connect(&format!("{base}/{name}"), 4).unwrap();
+    db.migrate().unwrap();
+    Some(Scratch {
+        db,
+        cleanup: Cleanup::Postgres { admin, name },
+    })
+}
+
+fn both(test: impl Fn(&Db)) {
+    test(&sqlite().db);
+    if let Some(pg) = postgres() {
+        test(&pg.db);
+    }
+}
+
+fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, h, m, s).unwrap()
+}
+
+/// A synthetic number (month + 80) with valid check digits.
+fn pid() -> NationalId {
+    NationalId::parse(
+        "10829241876",
+        IdPolicy {
+            allow_synthetic: true,
+        },
+    )
+    .unwrap()
+}
+
+fn citizen(conn: &mut AnyConnection) -> citizens::Citizen {
+    citizens::find_or_create(conn, &pid(), || "c-1".to_owned(), at(10, 0, 0)).unwrap()
+}
+
+fn entry(subject: &str, action: &str, t: DateTime<Utc>) -> NewEntry {
+    NewEntry {
+        subject_id: subject.to_owned(),
+        at: t,
+        actor_kind: ActorKind::Citizen,
+        actor_id: subject.to_owned(),
+        action: action.to_owned(),
+        details: serde_json::json!({}),
+    }
+}
+
+#[test]
+fn every_repository_round_trips_on_both_backends() {
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let c = citizen(&mut conn);
+        // Found again by number, same opaque id; created once.
+        assert_eq!(citizen(&mut conn).id, c.id);
+        assert_eq!(
+            citizens::find_by_national_id(&mut conn, &pid())
+                .unwrap()
+                .map(|x| x.id),
+            Some(c.id.clone())
+        );
+
+        let change = TermsChange::Accepted {
+            terms_version: "v1".into(),
+            level: ConsentLevel::BasisPlus,
+            at: at(10, 1, 0),
+        };
+        terms::apply(&mut conn, &c.id, &change).unwrap();
+        let stored = citizens::find(&mut conn, &c.id).unwrap().unwrap();
+        assert_eq!(stored.consent, change.resulting_consent());
+        let history = terms::history(&mut conn, &c.id).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].level, Some(ConsentLevel::BasisPlus));
+        assert_eq!(history[0].at, at(10, 1, 0));
+
+        let s = sessions::Session {
+            id_hash: "h".into(),
+            citizen_id: c.id.clone(),
+            csrf_token: "t".into(),
+            acr: Some("idporten-loa-high".into()),
+            created_at: at(10, 0, 0),
+            last_seen_at: at(10, 0, 0),
+        };
+        sessions::insert(&mut conn, &s).unwrap();
+        sessions::touch(&mut conn, "h", at(10, 5, 0)).unwrap();
+        assert_eq!(
+            sessions::find_live(&mut conn, "h")
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
+            at(10, 5, 0)
+        );
+        assert!(sessions::end(&mut conn, "h", at(10, 6, 0)).unwrap());
+        assert!(!sessions::end(&mut conn, "h", at(10, 7, 0)).unwrap());
+        assert!(sessions::find_live(&mut conn, "h").unwrap().is_none());
+
+        let req = login_requests::LoginRequest {
+            state_hash: "sh".into(),
+            browser_hash: "bh".into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            acr_values: "idporten-loa-high".into(),
+            created_at: at(10, 0, 0),
+        };
+        login_requests::insert(&mut conn, &req).unwrap();
+        assert_eq!(
+            login_requests::take(&mut conn, "sh")
+                .unwrap()
+                .unwrap()
+                .nonce,
+            "n"
+        );
+        assert!(
+            login_requests::take(&mut conn, "sh").unwrap().is_none(),
+            "a state works once"
+        );
+
+        outbox::append(
+            &mut conn,
+            &outbox::NewEvent {
+                event_id: "e-1".into(),
+                event_type: "terms.accepted".into(),
+                subject_id: c.id.clone(),
+                occurred_at: at(10, 1, 0),
+                payload: serde_json::json!({"log_seq": 1}),
+            },
+        )
+        .unwrap();
+        let events = outbox::after(&mut conn, 0, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, "terms.accepted");
+    });
+}
+
+#[test]
+fn the_usage_log_chain_verifies_and_a_hand_edited_row_is_detected() {
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let c = citizen(&mut conn);
+        for i in 0..5 {
+            usage_log::append(&mut conn, entry(&c.id, "login", at(11, 0, i))).unwrap();
+        }
+        assert_eq!(usage_log::verify(&mut conn, &c.id).unwrap(), Ok(5));
+        let page = usage_log::page(&mut conn, &c.id, None, 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 4]);
+        let page = usage_log::page(&mut conn, &c.id, Some(4), 10).unwrap();
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2, 1]);
+
+        // The attacker edits a stored row by hand.
+        diesel::sql_query("UPDATE usage_log SET action = 'terms.withdrawn' WHERE seq = 3")
+            .execute(&mut *conn)
+            .unwrap();
+        assert_eq!(
+            usage_log::verify(&mut conn, &c.id).unwrap(),
+            Err(ChainError::Altered { seq: 3 })
+        );
+        let report = usage_log::verify_all(&mut conn).unwrap();
+        assert_eq!(
+            report,
+            vec![(c.id.clone(), Err(ChainError::Altered { seq: 3 }))]
+        );
+    });
+}
+
+#[test]
+fn concurrent_appends_to_one_log_never_fork_the_chain() {
+    both(|db| {
+        let c = citizen(&mut db.conn().unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let db = db.clone();
+                let id = c.id.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        db.transaction(|conn| {
+                            usage_log::append(conn, entry(&id, &format!("t{t}.{i}"), at(12, t, i)))
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut conn = db.conn().unwrap();
+        assert_eq!(usage_log::verify(&mut conn, &c.id).unwrap(), Ok(40));
+    });
+}
+
+#[test]
+fn migrations_undo_and_redo_cleanly() {
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        match &mut *conn {
+            AnyConnection::Sqlite(c) => {
+                c.revert_all_migrations(crate::db::SQLITE_MIGRATIONS)
+                    .unwrap();
+            }
+            AnyConnection::Postgresql(c) => {
+                c.revert_all_migrations(crate::db::POSTGRES_MIGRATIONS)
+                    .unwrap();
+            }
+        }
+        drop(conn);
+        assert!(
+            !db.is_ready(),
+            "pending migrations make the database not ready"
+        );
+        assert_eq!(db.migrate().unwrap(), 1);
+        assert!(db.is_ready());
+    });
+}
+
+#[test]
+fn a_postgres_url_never_falls_back_to_a_sqlite_file() {
+    use diesel::r2d2::ManageConnection;
+    // Nothing listens on port 1: connecting must fail rather than create a file named like the URL.
+    let manager = crate::db::Manager::for_url("postgres://postgres@127.0.0.1:1/nothing");
+    assert!(manager.connect().is_err());
+    assert!(!std::path::Path::new("postgres:").exists());
+}
