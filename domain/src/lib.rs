@@ -8,5 +8,7 @@ pub mod assurance;
 pub mod clock;
 pub mod consent;
 pub mod identity;
+pub mod powers_of_attorney;
+pub mod register;
 pub mod session;
 pub mod usage_log;
