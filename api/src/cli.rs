@@ -1,13 +1,18 @@
-//! The operator's commands: `serve` (the default), `migrate`, `verify-log`, `openapi`.
+//! The operator's commands: `serve` (the default), `migrate`, `verify-log`, `import-register`,
+//! `openapi`.
 
 use crate::config::Config;
 use crate::{server, telemetry};
 
-const USAGE: &str = "usage: consent-portal [serve | migrate | verify-log | openapi]
-  serve       run the HTTP server (migrates an embedded SQLite database first)
-  migrate     apply pending database migrations and exit
-  verify-log  verify every citizen's usage-log hash chain; exit 1 if one is broken
-  openapi     print the OpenAPI document
+const USAGE: &str =
+    "usage: consent-portal [serve | migrate | verify-log | import-register <FILE> | openapi]
+  serve            run the HTTP server (migrates the database first; imports REGISTER_EXTRACT
+                   when set)
+  migrate          apply pending database migrations and exit
+  verify-log       verify every citizen's usage-log hash chain; exit 1 if one is broken
+  import-register  make the stored population register equal to the extract FILE
+                   (docs/REGISTER.md); print what changed; exit 1 on a bad file
+  openapi          print the OpenAPI document
 Configuration is read from environment variables; see README.md.";
 
 pub fn main() -> std::process::ExitCode {
@@ -36,6 +41,13 @@ pub fn main() -> std::process::ExitCode {
             tracing::info!(applied = n, "migrations applied");
         }),
         "verify-log" => run_verify(&config),
+        "import-register" => match std::env::args().nth(2) {
+            Some(file) => run_import_register(&config, std::path::Path::new(&file)),
+            None => {
+                eprintln!("import-register needs the extract's file path\n{USAGE}");
+                return std::process::ExitCode::from(2);
+            }
+        },
         other => {
             eprintln!("unknown command {other:?}\n{USAGE}");
             return std::process::ExitCode::from(2);
@@ -65,6 +77,16 @@ fn run_serve(config: Config) -> Result<(), String> {
     // running it here too is harmless (diesel applies only what is pending, in a transaction).
     let applied = db.migrate().map_err(|e| e.to_string())?;
     tracing::info!(backend = db.backend().name(), applied, "database ready");
+    if let Some(path) = &config.register_extract {
+        let report = import_register(&db, &config, path)?;
+        tracing::info!(
+            added = report.added,
+            changed = report.changed,
+            removed = report.removed,
+            unchanged = report.unchanged,
+            "population register imported"
+        );
+    }
     let state = server::build_state(config, db).map_err(|e| e.to_string())?;
     actix_web::rt::System::new()
         .block_on(server::serve(state))
@@ -91,4 +113,34 @@ fn run_verify(config: &Config) -> Result<(), String> {
     } else {
         Err(format!("{} usage-log chain(s) broken", broken.len()))
     }
+}
+
+/// Reads, validates and imports a register extract in one transaction. Errors name the entry
+/// and field, never a number.
+fn import_register(
+    db: &persistence::Db,
+    config: &Config,
+    path: &std::path::Path,
+) -> Result<persistence::register::ImportReport, String> {
+    use domain::clock::Clock;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read the register extract ({}): {e}", path.display()))?;
+    let persons = persistence::register::parse_extract(&bytes, config.id_policy())
+        .map_err(|e| e.to_string())?;
+    let now = crate::clock::SystemClock.now();
+    db.transaction(|conn| persistence::register::import(conn, &persons, now))
+        .map_err(|e| format!("importing the register extract failed: {e}"))
+}
+
+fn run_import_register(config: &Config, path: &std::path::Path) -> Result<(), String> {
+    let db = connect(config)?;
+    if !db.is_ready() {
+        return Err(
+            "the database is not reachable or has pending migrations (run `consent-portal migrate`)"
+                .into(),
+        );
+    }
+    let report = import_register(&db, config, path)?;
+    println!("population register imported: {report}");
+    Ok(())
 }

@@ -35,6 +35,8 @@ pub struct Config {
     pub service_token_leeway_seconds: u64,
     pub max_json_body_bytes: usize,
     pub log_json: bool,
+    /// A population register extract (docs/REGISTER.md) that `serve` imports at start-up.
+    pub register_extract: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Error)]
@@ -155,6 +157,7 @@ impl Config {
             max_json_body_bytes: usize::try_from(parse_num("MAX_JSON_BODY_BYTES", 16 * 1024)?)
                 .map_err(|_| ConfigError("MAX_JSON_BODY_BYTES is too large".into()))?,
             log_json: log_format == "json",
+            register_extract: get("REGISTER_EXTRACT").map(std::path::PathBuf::from),
         };
         config.check_safe()?;
         Ok(config)
@@ -242,6 +245,12 @@ mod tests {
         assert!(c.cookie_secure);
         assert_eq!(c.redirect_uri(), "http://127.0.0.1:8080/auth/callback");
         assert_eq!(c.required_acr, Assurance::High);
+        assert_eq!(c.register_extract, None);
+        let c = Config::from_map(&vars(&[("REGISTER_EXTRACT", "dev/idp/persons.json")])).unwrap();
+        assert_eq!(
+            c.register_extract.as_deref(),
+            Some(std::path::Path::new("dev/idp/persons.json"))
+        );
     }
 
     #[test]

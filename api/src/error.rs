@@ -6,6 +6,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use domain::consent::ConsentError;
+use domain::powers_of_attorney::{GrantRefusal, LifecycleError};
 use openapi::problem::{FieldError, Problem, ProblemType, WithdrawalBlockerBody};
 use persistence::{StoreError, TxError};
 use thiserror::Error;
@@ -56,6 +57,10 @@ pub enum ApiError {
     Internal(String),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    #[error("grant refused: {0}")]
+    Grant(GrantRefusal),
+    #[error("power of attorney: {0}")]
+    Lifecycle(#[from] LifecycleError),
 }
 
 impl ApiError {
@@ -95,6 +100,22 @@ impl ApiError {
             ApiError::Internal(_) => ProblemType::Internal,
             ApiError::Store(StoreError::Pool(_)) => ProblemType::Unavailable,
             ApiError::Store(_) => ProblemType::Internal,
+            ApiError::Grant(r) => match r {
+                GrantRefusal::SelfGrant => ProblemType::SelfGrant,
+                GrantRefusal::GrantorUnder16 => ProblemType::GrantorUnder16,
+                GrantRefusal::GranteeUnder18 => ProblemType::GranteeUnder18,
+                GrantRefusal::Duplicate => ProblemType::DuplicateGrant,
+                GrantRefusal::GrantorWithoutConsent => ProblemType::ConsentRequired,
+                GrantRefusal::NoAreas | GrantRefusal::EndNotInFuture => {
+                    ProblemType::ValidationFailed
+                }
+                GrantRefusal::CannotBeGranted => ProblemType::CannotBeGranted,
+            },
+            ApiError::Lifecycle(e) => match e {
+                LifecycleError::NotTheGrantee => ProblemType::NotTheGrantee,
+                LifecycleError::NotPending => ProblemType::NotPending,
+                LifecycleError::AlreadyEnded => ProblemType::AlreadyEnded,
+            },
         }
     }
 

@@ -26,6 +26,12 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::terms::withdraw,
         routes::usage_log::page,
         routes::usage_log::since_last_login,
+        routes::powers_of_attorney::service_areas,
+        routes::powers_of_attorney::list,
+        routes::powers_of_attorney::grant,
+        routes::powers_of_attorney::accept,
+        routes::powers_of_attorney::decline,
+        routes::powers_of_attorney::revoke,
         routes::decisions::active_user,
         routes::home::home,
         routes::health::live,
@@ -45,6 +51,7 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         (name = "citizen", description = "The logged-in citizen"),
         (name = "terms", description = "Consent to use the services"),
         (name = "usage-log", description = "Logg over bruk"),
+        (name = "powers-of-attorney", description = "Fullmakter: given and received, with their history"),
         (name = "decisions", description = "For downstream health services (JWT access tokens)"),
         (name = "operations", description = "Health checks"),
         (name = "dev", description = "Dev mode only (DEV_MODE=true): the settable clock"),
@@ -130,7 +137,8 @@ mod tests {
                         .iter()
                         .any(|c| c.starts_with('4') || c.starts_with('5'))
                         || path == "/health/live"
-                        || path == "/",
+                        || path == "/"
+                        || path == "/api/v1/service-areas",
                     "{path} declares no error response"
                 );
             }

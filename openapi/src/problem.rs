@@ -27,6 +27,14 @@ pub enum ProblemType {
     LoginStateInvalid,
     LoginFailed,
     IdentityNotAccepted,
+    CannotBeGranted,
+    GrantorUnder16,
+    GranteeUnder18,
+    SelfGrant,
+    DuplicateGrant,
+    NotTheGrantee,
+    NotPending,
+    AlreadyEnded,
     Internal,
     Unavailable,
 }
@@ -55,6 +63,14 @@ impl ProblemType {
             ProblemType::LoginStateInvalid => "login-state-invalid",
             ProblemType::LoginFailed => "login-failed",
             ProblemType::IdentityNotAccepted => "identity-not-accepted",
+            ProblemType::CannotBeGranted => "cannot-be-granted",
+            ProblemType::GrantorUnder16 => "grantor-under-16",
+            ProblemType::GranteeUnder18 => "grantee-under-18",
+            ProblemType::SelfGrant => "self-grant",
+            ProblemType::DuplicateGrant => "duplicate-grant",
+            ProblemType::NotTheGrantee => "not-the-grantee",
+            ProblemType::NotPending => "not-pending",
+            ProblemType::AlreadyEnded => "already-ended",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -78,7 +94,15 @@ impl ProblemType {
             ProblemType::PayloadTooLarge => 413,
             ProblemType::NotFound => 404,
             ProblemType::MethodNotAllowed => 405,
-            ProblemType::TermsNotInForce => 422,
+            ProblemType::TermsNotInForce
+            | ProblemType::CannotBeGranted
+            | ProblemType::GrantorUnder16
+            | ProblemType::GranteeUnder18
+            | ProblemType::SelfGrant => 422,
+            ProblemType::NotTheGrantee => 403,
+            ProblemType::DuplicateGrant | ProblemType::NotPending | ProblemType::AlreadyEnded => {
+                409
+            }
             ProblemType::AlreadyAccepted
             | ProblemType::SameLevel
             | ProblemType::NotAccepted
@@ -113,6 +137,16 @@ impl ProblemType {
             ProblemType::LoginStateInvalid => "This login link is not valid; start the login again",
             ProblemType::LoginFailed => "The login could not be completed; start it again",
             ProblemType::IdentityNotAccepted => "This identity cannot be used with the portal",
+            ProblemType::CannotBeGranted => "This power of attorney cannot be granted",
+            ProblemType::GrantorUnder16 => "A power of attorney can be given from the age of 16",
+            ProblemType::GranteeUnder18 => {
+                "A power of attorney can be given only to a person aged 18 or over"
+            }
+            ProblemType::SelfGrant => "A power of attorney cannot be given to oneself",
+            ProblemType::DuplicateGrant => "The same power of attorney is already in place",
+            ProblemType::NotTheGrantee => "Only the person who received it can accept or decline",
+            ProblemType::NotPending => "The power of attorney is not waiting for an answer",
+            ProblemType::AlreadyEnded => "The power of attorney has already ended",
             ProblemType::Internal => "Something went wrong on our side",
             ProblemType::Unavailable => "The service is temporarily unavailable",
         }

@@ -81,6 +81,15 @@ pub fn find_by_national_id(
         .transpose()
 }
 
+/// The identity number behind an opaque citizen id, for register look-ups. Never log it.
+pub fn national_id_of(conn: &mut AnyConnection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(citizens::table
+        .find(id)
+        .select(citizens::national_id)
+        .first(conn)
+        .optional()?)
+}
+
 /// The citizen with this number, created on first sight with a new opaque id.
 pub fn find_or_create(
     conn: &mut AnyConnection,

@@ -78,7 +78,9 @@ pub fn is_conflict(e: &DieselError) -> bool {
         | DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => true,
         DieselError::DatabaseError(_, info) => {
             let m = info.message();
-            m.contains("database is locked") || m.contains("busy")
+            m.contains("database is locked")
+                || m.contains("busy")
+                || m.contains("deadlock detected")
         }
         _ => false,
     }
@@ -117,10 +119,8 @@ impl ManageConnection for Manager {
                 "SET application_name = 'consent-portal'; SET statement_timeout = '15s';"
             }
             Backend::Sqlite => {
-                // busy_timeout first, so that the pool's connections opening at the same time
-                // wait for each other's journal-mode switch instead of failing "locked".
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                // WAL is a property of the file, switched once in `Db::connect`.
+                "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
             }
         };
         conn.batch_execute(setup).map_err(r2d2::Error::QueryError)?;
@@ -156,6 +156,13 @@ impl Db {
                     })?;
                 }
             }
+            // Switch the file to WAL once, before the pool opens several connections at the same
+            // time (a journal-mode switch needs the file to itself and would fail "locked").
+            let mut first = SqliteConnection::establish(&target)
+                .map_err(|e| StoreError::Migration(format!("cannot open the database: {e}")))?;
+            first
+                .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+                .map_err(StoreError::Database)?;
         }
         let pool = Pool::builder()
             .max_size(max_connections)

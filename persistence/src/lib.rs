@@ -9,6 +9,8 @@ pub mod citizens;
 pub mod db;
 pub mod login_requests;
 pub mod outbox;
+pub mod powers_of_attorney;
+pub mod register;
 pub mod schema;
 pub mod sessions;
 pub mod terms;

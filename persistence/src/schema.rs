@@ -76,6 +76,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    register_persons (national_id) {
+        national_id -> Text,
+        given_name -> Text,
+        family_name -> Text,
+        birth_date -> Date,
+        address_id -> Nullable<Text>,
+        protection -> Nullable<Text>,
+        deceased_on -> Nullable<Date>,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    register_parents (child_id, parent_id) {
+        child_id -> Text,
+        parent_id -> Text,
+    }
+}
+
 diesel::joinable!(terms_history -> citizens (citizen_id));
 diesel::joinable!(sessions -> citizens (citizen_id));
 diesel::joinable!(usage_log -> citizens (subject_id));
@@ -87,4 +107,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     usage_log,
     outbox,
+    register_persons,
+    register_parents,
 );
+
+diesel::table! {
+    powers_of_attorney (id) {
+        id -> Text,
+        grantor_id -> Text,
+        grantee_id -> Text,
+        all_areas -> Bool,
+        areas -> Text,
+        created_at -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
+        accepted_at -> Nullable<Timestamp>,
+        ended_reason -> Nullable<Text>,
+        ended_at -> Nullable<Timestamp>,
+        ended_by -> Nullable<Text>,
+    }
+}

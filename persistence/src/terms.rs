@@ -93,14 +93,3 @@ pub fn history(
         })
         .collect()
 }
-
-/// What stops `citizen_id` from withdrawing: every power of attorney given or held that is
-/// active or pending. Powers of attorney have no table yet (they arrive with their own issue),
-/// so no citizen can hold one and the list is empty; the rule that reads it
-/// (`domain::consent::withdraw`) is in place and tested.
-pub fn withdrawal_blockers(
-    _conn: &mut AnyConnection,
-    _citizen_id: &str,
-) -> Result<Vec<domain::consent::WithdrawalBlocker>, StoreError> {
-    Ok(Vec::new())
-}

@@ -257,22 +257,27 @@ fn concurrent_appends_to_one_log_never_fork_the_chain() {
 fn migrations_undo_and_redo_cleanly() {
     both(|db| {
         let mut conn = db.conn().unwrap();
-        match &mut *conn {
-            AnyConnection::Sqlite(c) => {
-                c.revert_all_migrations(crate::db::SQLITE_MIGRATIONS)
-                    .unwrap();
-            }
-            AnyConnection::Postgresql(c) => {
-                c.revert_all_migrations(crate::db::POSTGRES_MIGRATIONS)
-                    .unwrap();
-            }
-        }
+        let reverted = match &mut *conn {
+            AnyConnection::Sqlite(c) => c
+                .revert_all_migrations(crate::db::SQLITE_MIGRATIONS)
+                .unwrap()
+                .len(),
+            AnyConnection::Postgresql(c) => c
+                .revert_all_migrations(crate::db::POSTGRES_MIGRATIONS)
+                .unwrap()
+                .len(),
+        };
         drop(conn);
+        assert!(reverted >= 1);
         assert!(
             !db.is_ready(),
             "pending migrations make the database not ready"
         );
-        assert_eq!(db.migrate().unwrap(), 1);
+        assert_eq!(
+            db.migrate().unwrap(),
+            reverted,
+            "every down.sql undid its up.sql"
+        );
         assert!(db.is_ready());
     });
 }

@@ -7,6 +7,7 @@ mod citizen_flow;
 mod errors;
 mod login_security;
 mod operations;
+mod powers_of_attorney;
 mod service_tokens;
 mod terms;
 mod usage_log;

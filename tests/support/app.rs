@@ -184,6 +184,13 @@ impl TestApp {
             ("SERVICE_TOKEN_ISSUERS", idp.issuer.clone()),
             ("DEV_MODE", "true".to_owned()),
             ("ALLOW_SYNTHETIC_IDS", "true".to_owned()),
+            (
+                "REGISTER_EXTRACT",
+                crate::workspace_root()
+                    .join("dev/idp/persons.json")
+                    .display()
+                    .to_string(),
+            ),
             ("POST_LOGIN_REDIRECT", "/api/v1/me".to_owned()),
             (
                 "RUST_LOG",

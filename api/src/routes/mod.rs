@@ -7,6 +7,7 @@ pub mod dev_clock;
 pub mod health;
 pub mod home;
 pub mod me;
+pub mod powers_of_attorney;
 pub mod terms;
 pub mod usage_log;
 
@@ -41,6 +42,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(
             resource("/api/v1/decisions/active-user", "POST")
                 .route(web::post().to(decisions::active_user)),
+        )
+        .service(
+            resource("/api/v1/service-areas", "GET")
+                .route(web::get().to(powers_of_attorney::service_areas)),
+        )
+        .service(
+            resource("/api/v1/powers-of-attorney", "GET, POST")
+                .route(web::get().to(powers_of_attorney::list))
+                .route(web::post().to(powers_of_attorney::grant)),
+        )
+        .service(
+            resource("/api/v1/powers-of-attorney/{id}/acceptance", "POST")
+                .route(web::post().to(powers_of_attorney::accept)),
+        )
+        .service(
+            resource("/api/v1/powers-of-attorney/{id}/decline", "POST")
+                .route(web::post().to(powers_of_attorney::decline)),
+        )
+        .service(
+            resource("/api/v1/powers-of-attorney/{id}/revocation", "POST")
+                .route(web::post().to(powers_of_attorney::revoke)),
         )
         .service(resource("/health/live", "GET").route(web::get().to(health::live)))
         .service(resource("/health/ready", "GET").route(web::get().to(health::ready)));

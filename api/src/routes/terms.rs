@@ -205,8 +205,25 @@ pub async fn withdraw(
 ) -> Result<web::Json<TermsState>, ApiError> {
     let now = who.now;
     let citizen_id = who.citizen.id.clone();
+    let config = state.config.clone();
     let result = change(&state, who.citizen.id, now, move |current, conn| {
-        let blockers = terms::withdrawal_blockers(conn, &citizen_id)?;
+        let blockers =
+            crate::routes::powers_of_attorney::live_grants(conn, &citizen_id, &config, now)?
+                .into_iter()
+                .map(|(g, status)| consent::WithdrawalBlocker {
+                    kind: if g.grantor_id == citizen_id {
+                        consent::BlockerKind::PowerOfAttorneyGiven
+                    } else {
+                        consent::BlockerKind::PowerOfAttorneyHeld
+                    },
+                    id: g.id,
+                    state: if status == domain::powers_of_attorney::GrantStatus::Active {
+                        consent::BlockerState::Active
+                    } else {
+                        consent::BlockerState::Pending
+                    },
+                })
+                .collect();
         Ok(consent::withdraw(current, blockers, now)?)
     })
     .await?;

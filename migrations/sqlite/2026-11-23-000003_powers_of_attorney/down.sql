@@ -1,0 +1,1 @@
+DROP TABLE powers_of_attorney;
