@@ -36,6 +36,8 @@ pub struct Config {
     pub max_json_body_bytes: usize,
     pub log_json: bool,
     /// A population register extract (docs/REGISTER.md) that `serve` imports at start-up.
+    /// A PKCS#8 PEM P-256 key that signs proofs of representation; an ephemeral key when unset.
+    pub proof_signing_key_file: Option<std::path::PathBuf>,
     pub register_extract: Option<std::path::PathBuf>,
 }
 
@@ -158,6 +160,7 @@ impl Config {
                 .map_err(|_| ConfigError("MAX_JSON_BODY_BYTES is too large".into()))?,
             log_json: log_format == "json",
             register_extract: get("REGISTER_EXTRACT").map(std::path::PathBuf::from),
+            proof_signing_key_file: get("PROOF_SIGNING_KEY_FILE").map(std::path::PathBuf::from),
         };
         config.check_safe()?;
         Ok(config)

@@ -61,6 +61,10 @@ pub enum ApiError {
     Grant(GrantRefusal),
     #[error("power of attorney: {0}")]
     Lifecycle(#[from] LifecycleError),
+    #[error("not allowed on someone's behalf")]
+    NotAllowedOnBehalf,
+    #[error("area not covered by the representation")]
+    AreaNotCovered,
 }
 
 impl ApiError {
@@ -111,6 +115,8 @@ impl ApiError {
                 }
                 GrantRefusal::CannotBeGranted => ProblemType::CannotBeGranted,
             },
+            ApiError::NotAllowedOnBehalf => ProblemType::NotAllowedOnBehalf,
+            ApiError::AreaNotCovered => ProblemType::AreaNotCovered,
             ApiError::Lifecycle(e) => match e {
                 LifecycleError::NotTheGrantee => ProblemType::NotTheGrantee,
                 LifecycleError::NotPending => ProblemType::NotPending,

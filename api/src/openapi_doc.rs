@@ -32,7 +32,11 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::powers_of_attorney::accept,
         routes::powers_of_attorney::decline,
         routes::powers_of_attorney::revoke,
+        routes::representations::list,
+        routes::representations::service_use,
         routes::decisions::active_user,
+        routes::representations::decide,
+        routes::representations::jwks,
         routes::home::home,
         routes::health::live,
         routes::health::ready,
@@ -52,6 +56,7 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         (name = "terms", description = "Consent to use the services"),
         (name = "usage-log", description = "Logg over bruk"),
         (name = "powers-of-attorney", description = "Fullmakter: given and received, with their history"),
+        (name = "representations", description = "The person selector and acting on someone's behalf (X-Acting-For)"),
         (name = "decisions", description = "For downstream health services (JWT access tokens)"),
         (name = "operations", description = "Health checks"),
         (name = "dev", description = "Dev mode only (DEV_MODE=true): the settable clock"),
@@ -138,7 +143,8 @@ mod tests {
                         .any(|c| c.starts_with('4') || c.starts_with('5'))
                         || path == "/health/live"
                         || path == "/"
-                        || path == "/api/v1/service-areas",
+                        || path == "/api/v1/service-areas"
+                        || path == "/.well-known/jwks.json",
                     "{path} declares no error response"
                 );
             }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::{oidc::Oidc, service::ServiceTokens};
+use crate::auth::{oidc::Oidc, proof::ProofSigner, service::ServiceTokens};
 use crate::clock::{DevClock, SystemClock};
 use crate::config::Config;
 use crate::openapi_doc::ApiDoc;
@@ -28,7 +28,9 @@ pub fn build_state(config: Config, db: persistence::Db) -> std::io::Result<AppSt
         Some(dev) => dev.clone(),
         None => Arc::new(SystemClock),
     };
+    let proofs = ProofSigner::from_config(&config).map_err(std::io::Error::other)?;
     Ok(AppState {
+        proofs: Arc::new(proofs),
         oidc: Arc::new(Oidc::new(&config, http.clone())),
         service_tokens: Arc::new(ServiceTokens::new(&config, http)),
         config: Arc::new(config),

@@ -7,6 +7,7 @@ use persistence::{AnyConnection, Db};
 use std::sync::Arc;
 
 use crate::auth::oidc::Oidc;
+use crate::auth::proof::ProofSigner;
 use crate::auth::service::ServiceTokens;
 use crate::clock::DevClock;
 use crate::config::Config;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub dev_clock: Option<Arc<DevClock>>,
     pub oidc: Arc<Oidc>,
     pub service_tokens: Arc<ServiceTokens>,
+    pub proofs: Arc<ProofSigner>,
 }
 
 impl AppState {

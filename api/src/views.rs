@@ -1,8 +1,10 @@
 //! Conversions from domain and storage values to the API's bodies (the `openapi` crate).
 
 use domain::consent::{self, ConsentLevel, ConsentStatus, TermsConsent};
+use domain::powers_of_attorney::{EndReason, ServiceArea};
 use domain::usage_log::ChainedEntry;
 use openapi::citizen::{ConsentLevelBody, ConsentStatusBody, ConsentSummary, LogEntryBody};
+use openapi::powers_of_attorney::{EndReasonBody, ServiceAreaBody};
 
 pub fn level_body(l: ConsentLevel) -> ConsentLevelBody {
     match l {
@@ -42,5 +44,42 @@ pub fn log_entry(e: ChainedEntry) -> LogEntryBody {
         actor_id: e.actor_id,
         action: e.action,
         details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+pub fn area_body(a: ServiceArea) -> ServiceAreaBody {
+    match a {
+        ServiceArea::Appointments => ServiceAreaBody::Appointments,
+        ServiceArea::Prescriptions => ServiceAreaBody::Prescriptions,
+        ServiceArea::Vaccinations => ServiceAreaBody::Vaccinations,
+        ServiceArea::HealthRegistries => ServiceAreaBody::HealthRegistries,
+        ServiceArea::CoPayments => ServiceAreaBody::CoPayments,
+        ServiceArea::PatientRecord => ServiceAreaBody::PatientRecord,
+        ServiceArea::SummaryCareRecord => ServiceAreaBody::SummaryCareRecord,
+        ServiceArea::Communication => ServiceAreaBody::Communication,
+    }
+}
+
+pub fn area_domain(a: ServiceAreaBody) -> ServiceArea {
+    match a {
+        ServiceAreaBody::Appointments => ServiceArea::Appointments,
+        ServiceAreaBody::Prescriptions => ServiceArea::Prescriptions,
+        ServiceAreaBody::Vaccinations => ServiceArea::Vaccinations,
+        ServiceAreaBody::HealthRegistries => ServiceArea::HealthRegistries,
+        ServiceAreaBody::CoPayments => ServiceArea::CoPayments,
+        ServiceAreaBody::PatientRecord => ServiceArea::PatientRecord,
+        ServiceAreaBody::SummaryCareRecord => ServiceArea::SummaryCareRecord,
+        ServiceAreaBody::Communication => ServiceArea::Communication,
+    }
+}
+
+pub fn reason_body(r: EndReason) -> EndReasonBody {
+    match r {
+        EndReason::Declined => EndReasonBody::Declined,
+        EndReason::RevokedByGrantor => EndReasonBody::RevokedByGrantor,
+        EndReason::RevokedByGrantee => EndReasonBody::RevokedByGrantee,
+        EndReason::Expired => EndReasonBody::Expired,
+        EndReason::GrantorWithdrewConsent => EndReasonBody::GrantorWithdrewConsent,
+        EndReason::GrantorDied => EndReasonBody::GrantorDied,
     }
 }

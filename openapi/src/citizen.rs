@@ -39,6 +39,8 @@ pub struct Me {
     pub session: SessionInfo,
     /// When the citizen logged in before this session.
     pub previous_login_at: Option<DateTime<Utc>>,
+    /// Whom this request acts for (the `X-Acting-For` header), if anyone.
+    pub acting_for: Option<crate::representation::RepresentationBody>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

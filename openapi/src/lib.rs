@@ -9,6 +9,7 @@ pub mod citizen;
 pub mod dev;
 pub mod powers_of_attorney;
 pub mod problem;
+pub mod representation;
 pub mod service;
 
 /// Security scheme names used in the document.

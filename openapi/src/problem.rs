@@ -35,6 +35,8 @@ pub enum ProblemType {
     NotTheGrantee,
     NotPending,
     AlreadyEnded,
+    NotAllowedOnBehalf,
+    AreaNotCovered,
     Internal,
     Unavailable,
 }
@@ -71,6 +73,8 @@ impl ProblemType {
             ProblemType::NotTheGrantee => "not-the-grantee",
             ProblemType::NotPending => "not-pending",
             ProblemType::AlreadyEnded => "already-ended",
+            ProblemType::NotAllowedOnBehalf => "not-allowed-on-behalf",
+            ProblemType::AreaNotCovered => "area-not-covered",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -99,7 +103,9 @@ impl ProblemType {
             | ProblemType::GrantorUnder16
             | ProblemType::GranteeUnder18
             | ProblemType::SelfGrant => 422,
-            ProblemType::NotTheGrantee => 403,
+            ProblemType::NotTheGrantee
+            | ProblemType::NotAllowedOnBehalf
+            | ProblemType::AreaNotCovered => 403,
             ProblemType::DuplicateGrant | ProblemType::NotPending | ProblemType::AlreadyEnded => {
                 409
             }
@@ -147,6 +153,12 @@ impl ProblemType {
             ProblemType::NotTheGrantee => "Only the person who received it can accept or decline",
             ProblemType::NotPending => "The power of attorney is not waiting for an answer",
             ProblemType::AlreadyEnded => "The power of attorney has already ended",
+            ProblemType::NotAllowedOnBehalf => {
+                "This cannot be done on someone else's behalf; send the request without X-Acting-For"
+            }
+            ProblemType::AreaNotCovered => {
+                "Acting for this person does not reach this service area"
+            }
             ProblemType::Internal => "Something went wrong on our side",
             ProblemType::Unavailable => "The service is temporarily unavailable",
         }

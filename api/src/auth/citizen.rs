@@ -145,8 +145,12 @@ impl FromRequest for HighAssuranceCitizen {
         let required = req
             .app_data::<web::Data<AppState>>()
             .map(|s| s.config.required_acr);
+        let acting = req.headers().contains_key(super::acting::ACTING_FOR_HEADER);
         Box::pin(async move {
             let who = inner.await?;
+            if acting {
+                return Err(ApiError::NotAllowedOnBehalf);
+            }
             who.require_assurance(
                 required.ok_or_else(|| ApiError::Internal("no app state".into()))?,
             )?;
@@ -160,24 +164,41 @@ impl FromRequest for ConsentedCitizen {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let inner = CitizenSession::from_request(req, payload);
-        let settings = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| (s.config.terms_version.clone(), s.config.required_acr));
-        let changing = is_state_changing(req);
-        Box::pin(async move {
-            let who = inner.await?;
-            let (terms, required) =
-                settings.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            if changing {
-                who.require_assurance(required)?;
-            }
-            match consent::status(who.citizen.consent.as_ref(), &terms) {
-                ConsentStatus::Active { .. } => Ok(ConsentedCitizen(who)),
-                ConsentStatus::NotAccepted | ConsentStatus::RenewalRequired { .. } => {
-                    Err(ApiError::ConsentRequired)
-                }
-            }
-        })
+        let inner = consented(req, payload, false);
+        Box::pin(async move { Ok(ConsentedCitizen(inner.await?)) })
     }
+}
+
+/// A consented citizen's session (and on state-changing methods, the required assurance). With
+/// `allow_acting` false, a request that names someone to act for (`X-Acting-For`) is refused
+/// `not-allowed-on-behalf`: only endpoints built for acting accept it. Every check runs after
+/// authentication, in one future, so the answers never race.
+pub(crate) fn consented(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    allow_acting: bool,
+) -> LocalBoxFuture<'static, Result<CitizenSession, ApiError>> {
+    let inner = CitizenSession::from_request(req, payload);
+    let settings = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| (s.config.terms_version.clone(), s.config.required_acr));
+    let changing = is_state_changing(req);
+    let acting = req.headers().contains_key(super::acting::ACTING_FOR_HEADER);
+    Box::pin(async move {
+        let who = inner.await?;
+        let (terms, required) =
+            settings.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+        if acting && !allow_acting {
+            return Err(ApiError::NotAllowedOnBehalf);
+        }
+        if changing {
+            who.require_assurance(required)?;
+        }
+        match consent::status(who.citizen.consent.as_ref(), &terms) {
+            ConsentStatus::Active { .. } => Ok(who),
+            ConsentStatus::NotAccepted | ConsentStatus::RenewalRequired { .. } => {
+                Err(ApiError::ConsentRequired)
+            }
+        }
+    })
 }

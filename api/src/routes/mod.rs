@@ -8,6 +8,7 @@ pub mod health;
 pub mod home;
 pub mod me;
 pub mod powers_of_attorney;
+pub mod representations;
 pub mod terms;
 pub mod usage_log;
 
@@ -63,6 +64,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(
             resource("/api/v1/powers-of-attorney/{id}/revocation", "POST")
                 .route(web::post().to(powers_of_attorney::revoke)),
+        )
+        .service(
+            resource("/api/v1/representations", "GET").route(web::get().to(representations::list)),
+        )
+        .service(
+            resource("/api/v1/service-use", "POST")
+                .route(web::post().to(representations::service_use)),
+        )
+        .service(
+            resource("/api/v1/decisions/representation", "POST")
+                .route(web::post().to(representations::decide)),
+        )
+        .service(
+            resource("/.well-known/jwks.json", "GET").route(web::get().to(representations::jwks)),
         )
         .service(resource("/health/live", "GET").route(web::get().to(health::live)))
         .service(resource("/health/ready", "GET").route(web::get().to(health::ready)));

@@ -11,8 +11,8 @@ use domain::powers_of_attorney::{
 };
 use domain::register::{PopulationRegister, RegisteredPerson};
 use openapi::powers_of_attorney::{
-    EndReasonBody, GrantRequestBody, GrantStatusBody, OtherParty, PartyRole, PowerOfAttorneyBody,
-    PowersOfAttorneyList, ServiceAreaBody, ServiceAreaInfo,
+    GrantRequestBody, GrantStatusBody, OtherParty, PartyRole, PowerOfAttorneyBody,
+    PowersOfAttorneyList, ServiceAreaInfo,
 };
 use openapi::problem::Problem;
 use persistence::db::lock_citizen;
@@ -26,44 +26,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use crate::views;
-
-fn area_body(a: ServiceArea) -> ServiceAreaBody {
-    match a {
-        ServiceArea::Appointments => ServiceAreaBody::Appointments,
-        ServiceArea::Prescriptions => ServiceAreaBody::Prescriptions,
-        ServiceArea::Vaccinations => ServiceAreaBody::Vaccinations,
-        ServiceArea::HealthRegistries => ServiceAreaBody::HealthRegistries,
-        ServiceArea::CoPayments => ServiceAreaBody::CoPayments,
-        ServiceArea::PatientRecord => ServiceAreaBody::PatientRecord,
-        ServiceArea::SummaryCareRecord => ServiceAreaBody::SummaryCareRecord,
-        ServiceArea::Communication => ServiceAreaBody::Communication,
-    }
-}
-
-fn area_domain(a: ServiceAreaBody) -> ServiceArea {
-    match a {
-        ServiceAreaBody::Appointments => ServiceArea::Appointments,
-        ServiceAreaBody::Prescriptions => ServiceArea::Prescriptions,
-        ServiceAreaBody::Vaccinations => ServiceArea::Vaccinations,
-        ServiceAreaBody::HealthRegistries => ServiceArea::HealthRegistries,
-        ServiceAreaBody::CoPayments => ServiceArea::CoPayments,
-        ServiceAreaBody::PatientRecord => ServiceArea::PatientRecord,
-        ServiceAreaBody::SummaryCareRecord => ServiceArea::SummaryCareRecord,
-        ServiceAreaBody::Communication => ServiceArea::Communication,
-    }
-}
-
-fn reason_body(r: EndReason) -> EndReasonBody {
-    match r {
-        EndReason::Declined => EndReasonBody::Declined,
-        EndReason::RevokedByGrantor => EndReasonBody::RevokedByGrantor,
-        EndReason::RevokedByGrantee => EndReasonBody::RevokedByGrantee,
-        EndReason::Expired => EndReasonBody::Expired,
-        EndReason::GrantorWithdrewConsent => EndReasonBody::GrantorWithdrewConsent,
-        EndReason::GrantorDied => EndReasonBody::GrantorDied,
-    }
-}
+use crate::views::{self, area_body, area_domain, reason_body};
 
 fn area_description(a: ServiceArea) -> &'static str {
     match a {
@@ -79,7 +42,7 @@ fn area_description(a: ServiceArea) -> &'static str {
 }
 
 /// The register entry of a portal citizen (by opaque id), or `None`.
-fn registered(
+pub fn registered(
     conn: &mut AnyConnection,
     citizen_id: &str,
     config: &Config,
@@ -95,7 +58,7 @@ fn registered(
 
 /// A grantor is alive unless the register says they died (unknown to the register: alive, so
 /// that a register gap never ends anyone's grants by itself).
-fn grantor_alive(
+pub fn grantor_alive(
     conn: &mut AnyConnection,
     g: &Grant,
     config: &Config,

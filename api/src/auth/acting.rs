@@ -1,0 +1,143 @@
+//! Acting for someone: the representations a citizen holds now, and the `X-Acting-For` header
+//! that selects one per request.
+//!
+//! A representation is an active power of attorney where the caller is the grantee, whose
+//! grantor is alive and reaches at least one service area (granted areas limited to what the
+//! grantor's own consent opens). Its id is opaque; an id that is not one of the caller's live
+//! representations is answered exactly like one that does not exist.
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
+use domain::consent;
+use domain::powers_of_attorney::{self as rules, GrantStatus, ServiceArea};
+use futures_util::future::LocalBoxFuture;
+use persistence::powers_of_attorney as store;
+use persistence::{citizens, AnyConnection};
+use std::collections::BTreeSet;
+
+use super::citizen::{consented, CitizenSession};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::routes::powers_of_attorney::{grantor_alive, registered};
+use crate::state::AppState;
+
+pub const ACTING_FOR_HEADER: &str = "x-acting-for";
+
+/// Someone the caller can act for now.
+#[derive(Debug, Clone)]
+pub struct Representation {
+    pub id: String,
+    pub power_of_attorney_id: String,
+    /// The represented person's portal id.
+    pub subject_id: String,
+    pub subject_name: Option<String>,
+    pub areas: BTreeSet<ServiceArea>,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// Every representation `grantee_id` holds at `now`.
+pub fn representations_of(
+    conn: &mut AnyConnection,
+    grantee_id: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<Representation>, ApiError> {
+    let mut out = Vec::new();
+    for g in store::of_party(conn, grantee_id)? {
+        if g.grantee_id != grantee_id {
+            continue;
+        }
+        let alive = grantor_alive(conn, &g, config, now)?;
+        if rules::status(&g, alive, now) != GrantStatus::Active {
+            continue;
+        }
+        let Some(grantor) = citizens::find(conn, &g.grantor_id)? else {
+            continue;
+        };
+        let grantor_consent = consent::status(grantor.consent.as_ref(), &config.terms_version);
+        let areas = rules::effective_areas(&g.coverage, &grantor_consent);
+        if areas.is_empty() {
+            continue;
+        }
+        let subject_name = registered(conn, &g.grantor_id, config)?
+            .map(|p| format!("{} {}", p.given_name, p.family_name));
+        out.push(Representation {
+            // The power of attorney's id is already opaque and scoped to its two parties.
+            id: g.id.clone(),
+            power_of_attorney_id: g.id.clone(),
+            subject_id: g.grantor_id.clone(),
+            subject_name,
+            areas,
+            valid_until: g.valid_until,
+        });
+    }
+    Ok(out)
+}
+
+/// The caller's representation `id`, if it is live now.
+pub fn resolve(
+    conn: &mut AnyConnection,
+    grantee_id: &str,
+    id: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Option<Representation>, ApiError> {
+    Ok(representations_of(conn, grantee_id, config, now)?
+        .into_iter()
+        .find(|r| r.id == id))
+}
+
+/// The `X-Acting-For` header's value, if sent.
+pub fn acting_for_header(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(ACTING_FOR_HEADER)
+        .map(|v| v.to_str().unwrap_or("").trim().to_owned())
+}
+
+/// A consented citizen, acting for themself or (with `X-Acting-For`) for someone they represent.
+#[derive(Debug, Clone)]
+pub struct ActingCitizen {
+    pub who: CitizenSession,
+    pub acting: Option<Representation>,
+}
+
+impl FromRequest for ActingCitizen {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let inner = consented(req, payload, true);
+        let header = acting_for_header(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let who = inner.await?;
+            let Some(id) = header else {
+                return Ok(ActingCitizen { who, acting: None });
+            };
+            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+            let acting = resolve_for(&state, &who, id).await?;
+            Ok(ActingCitizen {
+                who,
+                acting: Some(acting),
+            })
+        })
+    }
+}
+
+/// Resolves `id` for `who`, or answers not-found (logged as a security event).
+pub async fn resolve_for(
+    state: &AppState,
+    who: &CitizenSession,
+    id: String,
+) -> Result<Representation, ApiError> {
+    let me = who.citizen.id.clone();
+    let now = who.now;
+    let config = state.config.clone();
+    let found = state
+        .tx(move |conn| resolve(conn, &me, &id, &config, now))
+        .await?;
+    found.ok_or_else(|| {
+        tracing::warn!(target: "security", citizen_id = %who.citizen.id, "acting for a representation the citizen does not hold");
+        ApiError::NotFound
+    })
+}

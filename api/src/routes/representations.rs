@@ -1,0 +1,323 @@
+//! The person selector, recording service use (for oneself or on someone's behalf), the
+//! downstream decision "may this actor act for this person in this area now?" with its signed
+//! proof, and the proof keys.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
+use domain::identity::NationalId;
+use domain::usage_log::ActorKind;
+use openapi::powers_of_attorney::OtherParty;
+use openapi::problem::Problem;
+use openapi::representation::{
+    RepresentationAnswer, RepresentationBody, RepresentationDecision, RepresentationFacts,
+    RepresentationKind, RepresentationList, RepresentationQuery, RepresentationReason, ServiceUse,
+    ServiceUseRecorded,
+};
+use persistence::citizens;
+use serde::Serialize;
+
+use crate::audit::{self, Actor, Feed};
+use crate::auth::acting::{representations_of, resolve, ActingCitizen, Representation};
+use crate::auth::citizen::ConsentedCitizen;
+use crate::auth::service::{ConsentRead, ServiceClient};
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+use crate::views::{area_body, area_domain};
+
+/// A proof lives at most this long, and never beyond the power of attorney.
+const PROOF_LIFETIME_SECONDS: i64 = 300;
+
+pub fn representation_body(r: &Representation) -> RepresentationBody {
+    RepresentationBody {
+        representation_id: r.id.clone(),
+        kind: RepresentationKind::PowerOfAttorney,
+        person: OtherParty {
+            citizen_id: r.subject_id.clone(),
+            name: r.subject_name.clone(),
+        },
+        areas: r.areas.iter().copied().map(area_body).collect(),
+        valid_until: r.valid_until,
+    }
+}
+
+/// Everyone the caller can act for now, with what it reaches.
+#[utoipa::path(
+    get, path = "/api/v1/representations", tag = "representations",
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses(
+        (status = 200, body = RepresentationList),
+        (status = 401, description = "No live session (`unauthenticated`, `session-expired`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`consent-required`, or sent with `X-Acting-For` (`not-allowed-on-behalf`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    ConsentedCitizen(who): ConsentedCitizen,
+) -> Result<web::Json<RepresentationList>, ApiError> {
+    let me = who.citizen.id.clone();
+    let now = who.now;
+    let config = state.config.clone();
+    let reps = state
+        .tx(move |conn| representations_of(conn, &me, &config, now))
+        .await?;
+    Ok(web::Json(RepresentationList {
+        items: reps.iter().map(representation_body).collect(),
+    }))
+}
+
+/// Record that a service was used. With `X-Acting-For`, the use is recorded in the represented
+/// person's log and in the caller's own, naming both; the area must be one the representation
+/// reaches.
+#[utoipa::path(
+    post, path = "/api/v1/service-use", tag = "representations",
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    params(
+        ("X-Acting-For" = Option<String>, Header, description = "A representation id from GET /api/v1/representations"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "Required with the session cookie"),
+    ),
+    request_body = ServiceUse,
+    responses(
+        (status = 201, body = ServiceUseRecorded),
+        (status = 400, description = "Invalid body (`validation-failed`, `malformed-json`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No live session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf-failed`, `step-up-required`, `consent-required`, or `area-not-covered`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The `X-Acting-For` id is not one of the caller's live representations (`not-found`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn service_use(
+    state: web::Data<AppState>,
+    actor: ActingCitizen,
+    body: JsonBody<ServiceUse>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let service = body.service.trim().to_owned();
+    if service.is_empty() || service.chars().count() > 100 || service.chars().any(char::is_control)
+    {
+        return Err(ApiError::validation(
+            "service",
+            "1 to 100 characters, no control characters",
+        ));
+    }
+    let area = area_domain(body.area);
+    let me = actor.who.citizen.id.clone();
+    let now = actor.who.now;
+    let config = state.config.clone();
+    let acting = actor.acting.map(|r| r.id);
+    let recorded = state
+        .tx(move |conn| {
+            let Some(rep_id) = &acting else {
+                let entry = audit::record(
+                    conn,
+                    &me,
+                    &Actor::citizen(&me),
+                    "service.used",
+                    serde_json::json!({ "area": area.as_str(), "service": service }),
+                    now,
+                    Feed::LogOnly,
+                )?;
+                return Ok(ServiceUseRecorded {
+                    subject_id: me.clone(),
+                    seq: entry.seq,
+                });
+            };
+            // Decided again inside the transaction that records it: never a stale yes.
+            let rep = resolve(conn, &me, rep_id, &config, now)?.ok_or(ApiError::NotFound)?;
+            if !rep.areas.contains(&area) {
+                return Err(ApiError::AreaNotCovered);
+            }
+            let details = serde_json::json!({
+                "area": area.as_str(),
+                "service": service,
+                "on_behalf_of": rep.subject_id,
+                "power_of_attorney_id": rep.power_of_attorney_id,
+            });
+            let grantee = Actor {
+                kind: ActorKind::Grantee,
+                id: me.clone(),
+            };
+            let entry = audit::record(
+                conn,
+                &rep.subject_id,
+                &grantee,
+                "service.used",
+                details.clone(),
+                now,
+                Feed::LogOnly,
+            )?;
+            audit::record(
+                conn,
+                &me,
+                &grantee,
+                "service.used",
+                details,
+                now,
+                Feed::LogOnly,
+            )?;
+            Ok(ServiceUseRecorded {
+                subject_id: rep.subject_id,
+                seq: entry.seq,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(recorded))
+}
+
+#[derive(Serialize)]
+struct Act {
+    sub: String,
+}
+
+#[derive(Serialize)]
+struct ProofClaims {
+    iss: String,
+    sub: String,
+    act: Act,
+    subject_pid: String,
+    actor_pid: String,
+    areas: Vec<&'static str>,
+    poa: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: String,
+}
+
+fn proof_expiry(now: DateTime<Utc>, valid_until: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let cap = now + Duration::seconds(PROOF_LIFETIME_SECONDS);
+    valid_until.map_or(cap, |end| end.min(cap))
+}
+
+/// May this actor act for this person in this service area now? With `proof: true` an allow
+/// comes with a signed JWT stating it.
+#[utoipa::path(
+    post, path = "/api/v1/decisions/representation", tag = "decisions",
+    security(("service_token" = ["consent:read"])),
+    request_body = RepresentationQuery,
+    responses(
+        (status = 200, body = RepresentationAnswer),
+        (status = 400, description = "Invalid body or identity number (`validation-failed`, `malformed-json`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `consent:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload-too-large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported-media-type`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn decide(
+    state: web::Data<AppState>,
+    _client: ServiceClient<ConsentRead>,
+    body: JsonBody<RepresentationQuery>,
+) -> Result<web::Json<RepresentationAnswer>, ApiError> {
+    let q = body.into_inner()?;
+    let policy = state.config.id_policy();
+    let actor_pid = NationalId::parse(&q.actor_pid, policy)
+        .map_err(|e| ApiError::validation("actor_pid", e.to_string()))?;
+    let subject_pid = NationalId::parse(&q.subject_pid, policy)
+        .map_err(|e| ApiError::validation("subject_pid", e.to_string()))?;
+    let area = area_domain(q.area);
+    let now = state.now();
+    let config = state.config.clone();
+    let (ap, sp) = (actor_pid.clone(), subject_pid.clone());
+    let found = state
+        .tx(move |conn| {
+            let (Some(actor), Some(subject)) = (
+                citizens::find_by_national_id(conn, &ap)?,
+                citizens::find_by_national_id(conn, &sp)?,
+            ) else {
+                return Ok(None);
+            };
+            let reps: Vec<Representation> = representations_of(conn, &actor.id, &config, now)?
+                .into_iter()
+                .filter(|r| r.subject_id == subject.id)
+                .collect();
+            Ok(Some((actor.id, reps)))
+        })
+        .await?;
+    let deny = |reason, rep: Option<&Representation>| RepresentationAnswer {
+        decision: RepresentationDecision::Deny,
+        reason,
+        representation: rep.map(facts),
+        proof: None,
+    };
+    let Some((actor_id, reps)) = found else {
+        return Ok(web::Json(deny(
+            RepresentationReason::NoPowerOfAttorney,
+            None,
+        )));
+    };
+    let Some(first) = reps.first() else {
+        return Ok(web::Json(deny(
+            RepresentationReason::NoPowerOfAttorney,
+            None,
+        )));
+    };
+    let Some(rep) = reps.iter().find(|r| r.areas.contains(&area)) else {
+        return Ok(web::Json(deny(
+            RepresentationReason::AreaNotCovered,
+            Some(first),
+        )));
+    };
+    let proof = if q.proof {
+        let claims = ProofClaims {
+            iss: state
+                .config
+                .public_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            sub: rep.subject_id.clone(),
+            act: Act { sub: actor_id },
+            subject_pid: subject_pid.expose().to_owned(),
+            actor_pid: actor_pid.expose().to_owned(),
+            areas: rep.areas.iter().map(|a| a.as_str()).collect(),
+            poa: rep.power_of_attorney_id.clone(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: proof_expiry(now, rep.valid_until).timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        Some(state.proofs.sign(&claims)?)
+    } else {
+        None
+    };
+    Ok(web::Json(RepresentationAnswer {
+        decision: RepresentationDecision::Allow,
+        reason: RepresentationReason::PowerOfAttorney,
+        representation: Some(facts(rep)),
+        proof,
+    }))
+}
+
+fn facts(r: &Representation) -> RepresentationFacts {
+    RepresentationFacts {
+        kind: RepresentationKind::PowerOfAttorney,
+        power_of_attorney_id: r.power_of_attorney_id.clone(),
+        areas: r.areas.iter().copied().map(area_body).collect(),
+        valid_until: r.valid_until,
+    }
+}
+
+/// The public keys that verify proofs of representation.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "decisions",
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = Object)))]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "public, max-age=300"))
+        .json(state.proofs.jwks())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_proof_never_outlives_its_power_of_attorney() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        assert_eq!(proof_expiry(now, None), now + Duration::seconds(300));
+        let soon = now + Duration::seconds(60);
+        assert_eq!(proof_expiry(now, Some(soon)), soon);
+        let later = now + Duration::days(1);
+        assert_eq!(proof_expiry(now, Some(later)), now + Duration::seconds(300));
+    }
+}
