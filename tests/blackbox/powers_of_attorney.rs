@@ -16,6 +16,8 @@ const MARIT: &str = "11887517462";
 const ERIK: &str = "05908845767";
 /// Arne Lie, deceased.
 const ARNE: &str = "02824109128";
+/// Ella Nordmann, 15, turns 16 on 2026-12-09.
+const ELLA: &str = "09921091831";
 /// A valid synthetic number the register does not know.
 const UNKNOWN: &str = "01819010001";
 
@@ -347,6 +349,33 @@ async fn set_clock(app: &TestApp, now: &str) {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
+/// The 16th birthday (grantor) and the 18th (grantee) count from 00:00 in Oslo: refused at the
+/// last second of the day before, allowed at the first second of the birthday.
+async fn birthdays_count_from_midnight_in_oslo(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Ella turns 16 on 9 December 2026: 00:00 in Oslo (UTC+1) is 23:00 UTC the day before.
+    set_clock(&app, "2026-12-08T22:59:59Z").await;
+    let ella = citizen(&app, ELLA).await;
+    let body = json!({ "grantee_pid": persons::BJORN, "all_areas": true });
+    let (status, p) = grant(&app, &ella, body.clone()).await;
+    assert_eq!(status.as_u16(), 422, "{p}");
+    assert_eq!(p["type"], "/problems/grantor-under-16");
+    set_clock(&app, "2026-12-08T23:00:00Z").await;
+    let (status, p) = grant(&app, &ella, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+
+    // Emma turns 18 on 8 March 2027.
+    set_clock(&app, "2027-03-07T22:59:59Z").await;
+    let astrid = citizen(&app, persons::ASTRID).await;
+    let body = json!({ "grantee_pid": EMMA, "all_areas": true });
+    let (status, p) = grant(&app, &astrid, body.clone()).await;
+    assert_eq!(status.as_u16(), 422, "{p}");
+    assert_eq!(p["type"], "/problems/grantee-under-18");
+    set_clock(&app, "2027-03-07T23:00:00Z").await;
+    let (status, p) = grant(&app, &astrid, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+}
+
 /// The list of service areas is public reference data.
 async fn service_areas_are_listed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -372,6 +401,7 @@ both_backends!(
     refusals_store_nothing,
     other_peoples_grants_are_not_found,
     it_ends_at_its_end_time,
+    birthdays_count_from_midnight_in_oslo,
 );
 
 #[tokio::test]
