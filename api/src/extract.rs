@@ -81,9 +81,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ))
     })?;
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::validation(&field, scrub(&e.inner().to_string()))
+        let message = e.inner().to_string();
+        let field = field_name(&e.path().to_string(), &message, "body");
+        ApiError::validation(&field, scrub(&message))
     })
 }
 
@@ -109,14 +109,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "query".to_owned()
-        } else {
-            path
-        };
-        ApiError::validation(&field, scrub(&e.inner().to_string()))
+        let message = e.inner().to_string();
+        let field = field_name(&e.path().to_string(), &message, "query");
+        ApiError::validation(&field, scrub(&message))
     })
+}
+
+/// The field at fault: serde's path, extended by the name of a missing field (serde reports a
+/// missing field at its parent), or `root` for the whole document.
+fn field_name(path: &str, message: &str, root: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+        .filter(|name| !name.is_empty());
+    match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => root.to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    }
 }
 
 /// Removes what a serde message may echo from the input: quoted strings, the back-quoted name in
@@ -215,7 +226,7 @@ mod tests {
         let ApiError::Validation(errors) = err else {
             panic!("expected validation")
         };
-        assert_eq!(errors[0].field, "body");
+        assert_eq!(errors[0].field, "level", "a missing field is named");
         assert!(errors[0].detail.contains("level"));
         assert!(matches!(
             parse::<Body>(b"{\"pid\": 1,"),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acting_for;
 mod citizen_flow;
 mod errors;
 mod login_security;

@@ -92,11 +92,17 @@ pub async fn service_use(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let service = body.service.trim().to_owned();
-    if service.is_empty() || service.chars().count() > 100 || service.chars().any(char::is_control)
+    let digit_run = service
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() >= 11);
+    if service.is_empty()
+        || service.chars().count() > 100
+        || service.chars().any(char::is_control)
+        || digit_run
     {
         return Err(ApiError::validation(
             "service",
-            "1 to 100 characters, no control characters",
+            "1 to 100 characters, no control characters, no identity number",
         ));
     }
     let area = area_domain(body.area);

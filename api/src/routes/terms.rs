@@ -1,7 +1,7 @@
 //! Consent to use the services (the terms of use): read, accept, change level, withdraw.
 //! The rules are `domain::consent`; this module loads, decides, persists and answers.
 
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 use chrono::{DateTime, Utc};
 use domain::consent::{self, ConsentLevel, TermsChange};
 use openapi::citizen::{AcceptTerms, ChangeLevel, TermsHistoryItem, TermsState};
@@ -9,6 +9,7 @@ use openapi::problem::Problem;
 use persistence::{citizens, db::lock_citizen, terms, AnyConnection};
 
 use crate::audit::{self, Actor, Feed};
+use crate::auth::acting::acting_for_header;
 use crate::auth::citizen::{CitizenSession, ConsentedCitizen, HighAssuranceCitizen};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -98,12 +99,18 @@ fn change_details(change: &TermsChange) -> serde_json::Value {
     responses(
         (status = 200, body = TermsState),
         (status = 401, description = "No live session (`unauthenticated`, `session-expired`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sent with `X-Acting-For` (`not-allowed-on-behalf`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_terms(
+    req: HttpRequest,
     state: web::Data<AppState>,
     who: CitizenSession,
 ) -> Result<web::Json<TermsState>, ApiError> {
+    // These are the caller's own terms: never shown as if they were someone else's.
+    if acting_for_header(&req).is_some() {
+        return Err(ApiError::NotAllowedOnBehalf);
+    }
     let id = who.citizen.id.clone();
     let terms_in_force = state.config.terms_version.clone();
     let body = state
