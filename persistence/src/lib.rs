@@ -21,4 +21,6 @@ pub use db::{AnyConnection, Backend, Db, StoreError, TxError};
 pub use diesel::result::Error as DieselError;
 
 #[cfg(test)]
+mod scratch;
+#[cfg(test)]
 mod tests;

@@ -598,81 +598,11 @@ mod tests {
     use super::*;
     use crate::db::Db;
     use chrono::TimeZone;
-    use diesel::{Connection, PgConnection, RunQueryDsl};
+    use diesel::RunQueryDsl;
     use diesel_migrations::MigrationHarness;
     use serde_json::{json, Value};
 
-    /// A scratch database, removed when dropped.
-    struct Scratch {
-        db: Db,
-        cleanup: Cleanup,
-    }
-
-    enum Cleanup {
-        File(std::path::PathBuf),
-        Postgres { admin: String, name: String },
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            match &self.cleanup {
-                Cleanup::File(dir) => {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-                Cleanup::Postgres { admin, name } => {
-                    if let Ok(mut c) = PgConnection::establish(admin) {
-                        let _ = diesel::sql_query(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        ))
-                        .execute(&mut c);
-                    }
-                }
-            }
-        }
-    }
-
-    fn sqlite() -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("portal-register-{}", uuid::Uuid::new_v4().simple()));
-        let db = Db::connect(dir.join("t.db").to_str().unwrap(), 4).unwrap();
-        db.migrate().unwrap();
-        Scratch {
-            db,
-            cleanup: Cleanup::File(dir),
-        }
-    }
-
-    fn postgres() -> Option<Scratch> {
-        let admin = match std::env::var("TEST_DATABASE_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
-                );
-                return None;
-            }
-        };
-        let name = format!("portal_register_{}", uuid::Uuid::new_v4().simple());
-        let mut c = PgConnection::establish(&admin).unwrap();
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut c)
-            .unwrap();
-        let (base, _) = admin.rsplit_once('/').unwrap();
-        let db = Db::connect(&format!("{base}/{name}"), 4).unwrap();
-        db.migrate().unwrap();
-        Some(Scratch {
-            db,
-            cleanup: Cleanup::Postgres { admin, name },
-        })
-    }
-
-    fn both(test: impl Fn(&Db)) {
-        test(&sqlite().db);
-        if let Some(pg) = postgres() {
-            test(&pg.db);
-        }
-    }
+    use crate::scratch::both;
 
     const SYNTH: IdPolicy = IdPolicy {
         allow_synthetic: true,

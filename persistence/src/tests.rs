@@ -1,85 +1,15 @@
 //! Storage tests on both backends: SQLite always, PostgreSQL when `TEST_DATABASE_URL` names a
 //! server where a scratch database can be created (scripts/test sets it; CI requires it).
 
-use crate::db::{AnyConnection, Db};
+use crate::db::AnyConnection;
+use crate::scratch::both;
 use crate::{citizens, login_requests, outbox, sessions, terms, usage_log};
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use diesel_migrations::MigrationHarness;
 use domain::consent::{ConsentLevel, TermsChange};
 use domain::identity::{IdPolicy, NationalId};
 use domain::usage_log::{ActorKind, ChainError, NewEntry};
-
-/// A scratch database, removed when dropped.
-struct Scratch {
-    db: Db,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Postgres { admin: String, name: String },
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::File(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres { admin, name } => {
-                if let Ok(mut c) = PgConnection::establish(admin) {
-                    let _ =
-                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut c);
-                }
-            }
-        }
-    }
-}
-
-fn sqlite() -> Scratch {
-    let dir =
-        std::env::temp_dir().join(format!("portal-persist-{}", uuid::Uuid::new_v4().simple()));
-    let db = Db::connect(dir.join("t.db").to_str().unwrap(), 4).unwrap();
-    db.migrate().unwrap();
-    Scratch {
-        db,
-        cleanup: Cleanup::File(dir),
-    }
-}
-
-fn postgres() -> Option<Scratch> {
-    let admin = match std::env::var("TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
-            );
-            return None;
-        }
-    };
-    let name = format!("portal_persist_{}", uuid::Uuid::new_v4().simple());
-    let mut c = PgConnection::establish(&admin).unwrap();
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let db = Db::connect(&format!("{base}/{name}"), 4).unwrap();
-    db.migrate().unwrap();
-    Some(Scratch {
-        db,
-        cleanup: Cleanup::Postgres { admin, name },
-    })
-}
-
-fn both(test: impl Fn(&Db)) {
-    test(&sqlite().db);
-    if let Some(pg) = postgres() {
-        test(&pg.db);
-    }
-}
 
 fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, h, m, s).unwrap()

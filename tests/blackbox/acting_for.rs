@@ -27,8 +27,7 @@ const DECISION: &str = "/api/v1/decisions/representation";
 const JWKS: &str = "/.well-known/jwks.json";
 const ACTING_FOR: &str = "X-Acting-For";
 
-/// A valid synthetic number the register does not know.
-const UNKNOWN: &str = "01819010001";
+use tests::persons::UNKNOWN;
 
 /// The areas the `basis` level opens.
 const BASIS_AREAS: [&str; 5] = [

@@ -6,20 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tests::{both_backends, persons, Backend, Session, TestApp};
 
-/// Sander Moe, exactly 18.
-const SANDER: &str = "19850856365";
-/// Emma Strand, 17.
-const EMMA: &str = "08830970208";
-/// Marit Dahl, confidential address (code 7).
-const MARIT: &str = "11887517462";
-/// Erik Berg, strictly confidential address (code 6).
-const ERIK: &str = "05908845767";
-/// Arne Lie, deceased.
-const ARNE: &str = "02824109128";
-/// Ella Nordmann, 15, turns 16 on 2026-12-09.
-const ELLA: &str = "09921091831";
-/// A valid synthetic number the register does not know.
-const UNKNOWN: &str = "01819010001";
+use tests::persons::{ARNE, ELLA, EMMA, ERIK, MARIT, SANDER, UNKNOWN};
 
 const BASE: &str = "/api/v1/powers-of-attorney";
 

@@ -22,6 +22,20 @@ pub mod persons {
     pub const BJORN: &str = "02867933185";
     /// Ingrid Solberg, 63.
     pub const INGRID: &str = "27896320896";
+    /// Sander Moe, exactly 18.
+    pub const SANDER: &str = "19850856365";
+    /// Emma Strand, 17 (turns 18 on 2027-03-08).
+    pub const EMMA: &str = "08830970208";
+    /// Ella Nordmann, 15 (turns 16 on 2026-12-09).
+    pub const ELLA: &str = "09921091831";
+    /// Marit Dahl, confidential address (code 7).
+    pub const MARIT: &str = "11887517462";
+    /// Erik Berg, strictly confidential address (code 6).
+    pub const ERIK: &str = "05908845767";
+    /// Arne Lie, deceased.
+    pub const ARNE: &str = "02824109128";
+    /// A valid synthetic number the register does not know.
+    pub const UNKNOWN: &str = "01819010001";
 }
 
 /// The workspace root.
