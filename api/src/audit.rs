@@ -32,7 +32,7 @@ pub enum Feed {
 }
 
 /// Appends the usage-log entry for `action` to `subject_id`'s log and, with [`Feed::Publish`],
-/// the change-feed event. The event is thin: type, time, subject id, the log position.
+/// the change-feed event (see [`publish`]).
 pub fn record(
     conn: &mut AnyConnection,
     subject_id: &str,
@@ -54,16 +54,30 @@ pub fn record(
         },
     )?;
     if feed == Feed::Publish {
-        outbox::append(
-            conn,
-            &outbox::NewEvent {
-                event_id: uuid::Uuid::new_v4().to_string(),
-                event_type: action.to_owned(),
-                subject_id: subject_id.to_owned(),
-                occurred_at: now,
-                payload: serde_json::json!({ "log_seq": entry.seq }),
-            },
-        )?;
+        publish(conn, subject_id, action, entry.seq, now)?;
     }
     Ok(entry)
+}
+
+/// Appends the change-feed event of `action` on `subject_id`, whose log entry is `log_seq`. The
+/// event is thin: type, time, subject id, the log position. It must be the transaction's last
+/// write: the outbox orders its writers (`persistence::outbox::append`), so a transaction that
+/// still has rows to lock after it would hold up every other change.
+pub fn publish(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+    action: &str,
+    log_seq: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    outbox::append(
+        conn,
+        &outbox::NewEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: action.to_owned(),
+            subject_id: subject_id.to_owned(),
+            occurred_at: now,
+            payload: serde_json::json!({ "log_seq": log_seq }),
+        },
+    )
 }

@@ -36,6 +36,7 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::representations::service_use,
         routes::decisions::active_user,
         routes::representations::decide,
+        routes::feed::feed,
         routes::representations::jwks,
         routes::home::home,
         routes::health::live,

@@ -7,6 +7,7 @@
 
 pub mod citizen;
 pub mod dev;
+pub mod feed;
 pub mod powers_of_attorney;
 pub mod problem;
 pub mod representation;

@@ -7,6 +7,9 @@ use crate::schema::outbox;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+/// The advisory-lock key that orders outbox writers on PostgreSQL ("outbox" in ASCII).
+const OUTBOX_LOCK: i64 = 0x6f7574626f78;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub event_id: String,
@@ -37,7 +40,19 @@ struct NewRow<'a> {
     payload: &'a str,
 }
 
+/// Appends an event. Call it as the last write of its transaction.
+///
+/// Readers must never skip an event that commits late. Positions come from a sequence, and two
+/// transactions can commit in the opposite order of the positions they drew; a reader that had
+/// already passed the higher one would miss the lower for good. So on PostgreSQL the append takes
+/// a transaction-scoped advisory lock first: outbox writers queue up, and each one's position is
+/// drawn and committed before the next one draws. SQLite has one writer at a time anyway.
 pub fn append(conn: &mut AnyConnection, e: &NewEvent) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(OUTBOX_LOCK)
+            .execute(pg)?;
+    }
     let payload = e.payload.to_string();
     diesel::insert_into(outbox::table)
         .values(NewRow {
@@ -83,4 +98,13 @@ pub fn after(
             },
         )
         .collect())
+}
+
+/// The newest position (0 when the outbox is empty).
+pub fn head(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    use diesel::dsl::max;
+    Ok(outbox::table
+        .select(max(outbox::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
 }

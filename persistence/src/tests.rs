@@ -220,3 +220,54 @@ fn a_postgres_url_never_falls_back_to_a_sqlite_file() {
     assert!(manager.connect().is_err());
     assert!(!std::path::Path::new("postgres:").exists());
 }
+
+#[test]
+fn a_reader_never_skips_an_event_that_commits_late() {
+    use std::sync::mpsc;
+    both(|db| {
+        let event = |id: &str| outbox::NewEvent {
+            event_id: id.to_owned(),
+            event_type: "terms.accepted".into(),
+            subject_id: "c-1".into(),
+            occurred_at: at(13, 0, 0),
+            payload: serde_json::json!({}),
+        };
+        let (appended, wait_appended) = mpsc::channel();
+        let (release, wait_release) = mpsc::channel::<()>();
+        let first = {
+            let db = db.clone();
+            let e = event("first");
+            std::thread::spawn(move || {
+                db.transaction(|conn| {
+                    outbox::append(conn, &e)?;
+                    let _ = appended.send(());
+                    // Hold the transaction open: this event commits late.
+                    let _ = wait_release.recv();
+                    Ok::<_, crate::StoreError>(())
+                })
+                .unwrap();
+            })
+        };
+        wait_appended.recv().unwrap();
+        let second = {
+            let db = db.clone();
+            let e = event("second");
+            std::thread::spawn(move || db.transaction(|conn| outbox::append(conn, &e)).unwrap())
+        };
+        // Give the second writer time to commit if it could (it must not be able to).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut conn = db.conn().unwrap();
+        assert!(
+            outbox::after(&mut conn, 0, 10).unwrap().is_empty(),
+            "a reader must not see the second event while the first is uncommitted"
+        );
+        release.send(()).unwrap();
+        first.join().unwrap();
+        second.join().unwrap();
+        let events = outbox::after(&mut conn, 0, 10).unwrap();
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["first", "second"]);
+        assert!(events[0].position < events[1].position);
+        assert_eq!(outbox::head(&mut conn).unwrap(), events[1].position);
+    });
+}

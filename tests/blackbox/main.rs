@@ -6,6 +6,7 @@
 mod acting_for;
 mod citizen_flow;
 mod errors;
+mod feed;
 mod login_security;
 mod operations;
 mod powers_of_attorney;

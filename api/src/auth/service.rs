@@ -35,6 +35,12 @@ impl RequiredScope for ConsentRead {
     const SCOPE: &'static str = "consent:read";
 }
 
+/// Read the change feed.
+pub struct FeedRead;
+impl RequiredScope for FeedRead {
+    const SCOPE: &'static str = "feed:read";
+}
+
 /// An authenticated downstream service holding scope `S`.
 #[derive(Debug, Clone)]
 pub struct ServiceClient<S> {

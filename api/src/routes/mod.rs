@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod decisions;
 pub mod dev_clock;
+pub mod feed;
 pub mod health;
 pub mod home;
 pub mod me;
@@ -76,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
             resource("/api/v1/decisions/representation", "POST")
                 .route(web::post().to(representations::decide)),
         )
+        .service(resource("/api/v1/feed", "GET").route(web::get().to(feed::feed)))
         .service(
             resource("/.well-known/jwks.json", "GET").route(web::get().to(representations::jwks)),
         )

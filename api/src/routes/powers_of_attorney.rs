@@ -300,14 +300,14 @@ fn record_both(
         "grantee_id": g.grantee_id,
     });
     let actor = Actor::citizen(actor_id);
-    audit::record(
+    let entry = audit::record(
         conn,
         &g.grantor_id,
         &actor,
         action,
         details.clone(),
         now,
-        Feed::Publish,
+        Feed::LogOnly,
     )?;
     audit::record(
         conn,
@@ -318,6 +318,8 @@ fn record_both(
         now,
         Feed::LogOnly,
     )?;
+    // Last: publishing orders the outbox writers.
+    audit::publish(conn, &g.grantor_id, action, entry.seq, now)?;
     Ok(())
 }
 

@@ -1,0 +1,36 @@
+//! The change feed: every consent-relevant change, in order, for downstream services.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// The `next_cursor` of the previous page; absent to read from the oldest retained event.
+    pub cursor: Option<String>,
+    /// Page size, 1-500 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// One change. Thin on purpose: fetch what it means from the decision endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FeedEvent {
+    /// Unique per event: deliveries are at least once, so de-duplicate by it.
+    pub id: String,
+    /// E.g. `terms.accepted`, `terms.withdrawn`, `power_of_attorney.granted`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The opaque portal id of the citizen the change concerns.
+    pub subject_id: String,
+}
+
+/// A page of the feed, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FeedPage {
+    pub events: Vec<FeedEvent>,
+    /// Where to continue: always present; on an empty page it is the cursor that was sent, so a
+    /// reader polls with it until new events arrive.
+    pub next_cursor: String,
+}
