@@ -65,6 +65,10 @@ pub enum ApiError {
     NotAllowedOnBehalf,
     #[error("area not covered by the representation")]
     AreaNotCovered,
+    #[error("idempotency key used with another body")]
+    IdempotencyKeyReused,
+    #[error("idempotency key in progress")]
+    IdempotencyKeyInProgress,
 }
 
 impl ApiError {
@@ -117,6 +121,8 @@ impl ApiError {
             },
             ApiError::NotAllowedOnBehalf => ProblemType::NotAllowedOnBehalf,
             ApiError::AreaNotCovered => ProblemType::AreaNotCovered,
+            ApiError::IdempotencyKeyReused => ProblemType::IdempotencyKeyReused,
+            ApiError::IdempotencyKeyInProgress => ProblemType::IdempotencyKeyInProgress,
             ApiError::Lifecycle(e) => match e {
                 LifecycleError::NotTheGrantee => ProblemType::NotTheGrantee,
                 LifecycleError::NotPending => ProblemType::NotPending,

@@ -37,6 +37,7 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::decisions::active_user,
         routes::representations::decide,
         routes::feed::feed,
+        routes::access::report,
         routes::representations::jwks,
         routes::home::home,
         routes::health::live,

@@ -5,6 +5,7 @@
 //! The assembled document is served at `/openapi.json` and checked in beside this crate as
 //! `openapi.json`; a test in `api` fails when the two differ.
 
+pub mod access;
 pub mod citizen;
 pub mod dev;
 pub mod feed;

@@ -37,6 +37,8 @@ pub enum ProblemType {
     AlreadyEnded,
     NotAllowedOnBehalf,
     AreaNotCovered,
+    IdempotencyKeyReused,
+    IdempotencyKeyInProgress,
     Internal,
     Unavailable,
 }
@@ -75,6 +77,8 @@ impl ProblemType {
             ProblemType::AlreadyEnded => "already-ended",
             ProblemType::NotAllowedOnBehalf => "not-allowed-on-behalf",
             ProblemType::AreaNotCovered => "area-not-covered",
+            ProblemType::IdempotencyKeyReused => "idempotency-key-reused",
+            ProblemType::IdempotencyKeyInProgress => "idempotency-key-in-progress",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -102,7 +106,9 @@ impl ProblemType {
             | ProblemType::CannotBeGranted
             | ProblemType::GrantorUnder16
             | ProblemType::GranteeUnder18
-            | ProblemType::SelfGrant => 422,
+            | ProblemType::SelfGrant
+            | ProblemType::IdempotencyKeyReused => 422,
+            ProblemType::IdempotencyKeyInProgress => 409,
             ProblemType::NotTheGrantee
             | ProblemType::NotAllowedOnBehalf
             | ProblemType::AreaNotCovered => 403,
@@ -155,6 +161,12 @@ impl ProblemType {
             ProblemType::AlreadyEnded => "The power of attorney has already ended",
             ProblemType::NotAllowedOnBehalf => {
                 "This cannot be done on someone else's behalf; send the request without X-Acting-For"
+            }
+            ProblemType::IdempotencyKeyReused => {
+                "This Idempotency-Key was used with another request body"
+            }
+            ProblemType::IdempotencyKeyInProgress => {
+                "A request with this Idempotency-Key is still being processed; retry shortly"
             }
             ProblemType::AreaNotCovered => {
                 "Acting for this person does not reach this service area"

@@ -7,6 +7,7 @@
 
 pub mod citizens;
 pub mod db;
+pub mod idempotency;
 pub mod login_requests;
 pub mod outbox;
 pub mod powers_of_attorney;

@@ -126,3 +126,14 @@ diesel::table! {
         ended_by -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    idempotency_keys (client_id, idempotency_key) {
+        client_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status_code -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_reports;
 mod acting_for;
 mod citizen_flow;
 mod errors;

@@ -35,6 +35,12 @@ impl RequiredScope for ConsentRead {
     const SCOPE: &'static str = "consent:read";
 }
 
+/// Report accesses into citizens' usage logs.
+pub struct AccessLogWrite;
+impl RequiredScope for AccessLogWrite {
+    const SCOPE: &'static str = "access-log:write";
+}
+
 /// Read the change feed.
 pub struct FeedRead;
 impl RequiredScope for FeedRead {

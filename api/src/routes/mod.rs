@@ -1,6 +1,7 @@
 //! The HTTP routes. Each handler authenticates through its extractor types, calls the domain,
 //! persists in one transaction, and answers.
 
+pub mod access;
 pub mod auth;
 pub mod decisions;
 pub mod dev_clock;
@@ -77,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
             resource("/api/v1/decisions/representation", "POST")
                 .route(web::post().to(representations::decide)),
         )
+        .service(resource("/api/v1/access-reports", "POST").route(web::post().to(access::report)))
         .service(resource("/api/v1/feed", "GET").route(web::get().to(feed::feed)))
         .service(
             resource("/.well-known/jwks.json", "GET").route(web::get().to(representations::jwks)),

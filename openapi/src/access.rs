@@ -1,0 +1,70 @@
+//! Access reports: downstream systems report their accesses to a citizen's data into the
+//! citizen's usage log, with the fields a summary-care-record access log carries.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The legal basis of an access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessBasis {
+    /// The patient's declared consent.
+    Consent,
+    /// An emergency ("nødrett"): danger to life or health.
+    Emergency,
+    /// Ordinary care of the patient ("helsehjelp").
+    OrdinaryCare,
+}
+
+/// The health professional who accessed the data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Professional {
+    /// The HPR number (Helsepersonellregisteret), up to 9 digits.
+    #[schema(example = "123456789")]
+    pub hpr_number: String,
+    pub name: String,
+    /// E.g. "lege", "sykepleier".
+    pub role: String,
+}
+
+/// The organisation the professional acted for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    /// The organisation number (9 digits).
+    #[schema(example = "974589095")]
+    pub number: String,
+    pub name: String,
+}
+
+/// One access to a citizen's data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessReport {
+    /// The citizen's identity number (11 digits), in the body, never in a URL.
+    pub pid: String,
+    /// When the access happened, or began when `accessed_until` is given.
+    pub accessed_at: DateTime<Utc>,
+    /// The end of a period of access.
+    pub accessed_until: Option<DateTime<Utc>>,
+    /// What was accessed, e.g. "Kjernejournal: legemidler".
+    pub information_object: String,
+    pub professional: Professional,
+    pub organisation: Organisation,
+    pub basis: AccessBasis,
+    /// Whether anything was registered or changed.
+    pub changed: bool,
+    /// The system that made the access.
+    pub calling_system: String,
+}
+
+/// Where the access was recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessRecorded {
+    /// The citizen's opaque portal id.
+    pub subject_id: String,
+    /// The entry's position in the citizen's usage log.
+    pub seq: i64,
+}
