@@ -183,3 +183,15 @@ pub fn set_ended(
         .execute(conn)?;
     Ok(())
 }
+
+/// Serialises steps on one power of attorney on PostgreSQL (a row lock until the transaction
+/// ends), so that an acceptance and a revocation sent at the same time are decided one after the
+/// other. SQLite has one writer at a time.
+pub fn lock(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT id FROM powers_of_attorney WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}

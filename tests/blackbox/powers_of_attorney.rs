@@ -363,6 +363,50 @@ async fn birthdays_count_from_midnight_in_oslo(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{p}");
 }
 
+/// An acceptance and a revocation sent at the same time are decided one after the other: the
+/// revocation always wins in the end, and each step is logged once.
+async fn concurrent_steps_are_decided_in_turn(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let astrid = citizen(&app, persons::ASTRID).await;
+    let bjorn = citizen(&app, persons::BJORN).await;
+    for round in 0..3 {
+        let (_, g) = grant(&app, &astrid, json!({ "grantee_pid": persons::BJORN, "areas": ["vaccinations"], "valid_until": format!("2040-01-0{}T00:00:00Z", round + 1) })).await;
+        let id = g["id"].as_str().unwrap().to_owned();
+        let (accepted, revoked) = futures_util::join!(
+            step(&app, &bjorn, &id, "acceptance"),
+            step(&app, &astrid, &id, "revocation")
+        );
+        assert_eq!(revoked.0, StatusCode::OK, "{}", revoked.1);
+        assert!(
+            accepted.0 == StatusCode::OK || accepted.1["type"] == "/problems/already-ended",
+            "{accepted:?}"
+        );
+        let given = list(&app, &astrid).await;
+        let this = given["given"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(this["end_reason"], "revoked_by_grantor", "{this}");
+    }
+    let log = app.usage_log(&astrid).await;
+    let a = actions(&log);
+    assert_eq!(
+        a.iter()
+            .filter(|x| *x == "power_of_attorney.revoked_by_grantor")
+            .count(),
+        3
+    );
+    assert!(
+        a.iter()
+            .filter(|x| *x == "power_of_attorney.accepted")
+            .count()
+            <= 3
+    );
+}
+
 /// The list of service areas is public reference data.
 async fn service_areas_are_listed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -389,6 +433,7 @@ both_backends!(
     other_peoples_grants_are_not_found,
     it_ends_at_its_end_time,
     birthdays_count_from_midnight_in_oslo,
+    concurrent_steps_are_decided_in_turn,
 );
 
 #[tokio::test]

@@ -335,6 +335,9 @@ async fn step(
     let config = state.config.clone();
     state
         .tx(move |conn| {
+            // The power of attorney first: two steps on it then queue up without each holding
+            // a party's row the other one needs.
+            store::lock(conn, &id)?;
             lock_citizen(conn, &me)?;
             let Some((g, party)) = store::find_for_party(conn, &id, &me)? else {
                 tracing::warn!(target: "security", citizen_id = %me, "power of attorney not found for this citizen");
