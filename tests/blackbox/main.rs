@@ -8,6 +8,7 @@ mod acting_for;
 mod citizen_flow;
 mod errors;
 mod feed;
+mod freshness;
 mod login_security;
 mod operations;
 mod powers_of_attorney;

@@ -59,7 +59,12 @@ macro_rules! both_backends {
 
 enum DbHandle {
     Sqlite,
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another app's database: that app removes it.
+    Shared,
 }
 
 /// A logged-in citizen's session as a client holds it.
@@ -87,6 +92,7 @@ pub struct TestApp {
 pub struct Builder {
     backend: Backend,
     env: HashMap<String, String>,
+    shared_database: Option<String>,
 }
 
 impl Builder {
@@ -96,8 +102,15 @@ impl Builder {
         self
     }
 
+    /// Runs on `other`'s database, as a second instance of the same deployment. Drop it before
+    /// `other` (declare it after `other`).
+    pub fn sharing_database_of(mut self, other: &TestApp) -> Builder {
+        self.shared_database = Some(other.database_url.clone());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
-        TestApp::start(self.backend, self.env).await
+        TestApp::start(self.backend, self.env, self.shared_database).await
     }
 }
 
@@ -129,6 +142,7 @@ impl TestApp {
         Builder {
             backend,
             env: HashMap::new(),
+            shared_database: None,
         }
     }
 
@@ -136,7 +150,11 @@ impl TestApp {
         TestApp::builder(backend).spawn().await
     }
 
-    async fn start(backend: Backend, overrides: HashMap<String, String>) -> TestApp {
+    async fn start(
+        backend: Backend,
+        overrides: HashMap<String, String>,
+        shared_database: Option<String>,
+    ) -> TestApp {
         let bin = binary();
         assert!(
             bin.exists(),
@@ -147,12 +165,13 @@ impl TestApp {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let work_dir = crate::workspace_root().join("target/test-runs").join(&id);
         std::fs::create_dir_all(&work_dir).expect("work dir");
-        let (database_url, db) = match &backend {
-            Backend::Sqlite => {
+        let (database_url, db) = match (&backend, shared_database) {
+            (_, Some(url)) => (url, DbHandle::Shared),
+            (Backend::Sqlite, None) => {
                 let path = work_dir.join("portal.db");
                 (path.display().to_string(), DbHandle::Sqlite)
             }
-            Backend::Postgres(admin_url) => {
+            (Backend::Postgres(admin_url), None) => {
                 let name = format!("portal_test_{id}");
                 let mut conn = PgConnection::establish(admin_url).expect("PostgreSQL answers");
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
@@ -432,16 +451,12 @@ impl TestApp {
 
     /// Runs SQL against this app's database (to play the attacker who edits rows).
     pub fn execute_sql(&self, sql: &str) -> usize {
-        match &self.db {
-            Some(DbHandle::Postgres { .. }) => {
-                let mut c = PgConnection::establish(&self.database_url).expect("pg");
-                diesel::sql_query(sql).execute(&mut c).expect("sql")
-            }
-            _ => {
-                let mut c =
-                    diesel::SqliteConnection::establish(&self.database_url).expect("sqlite");
-                diesel::sql_query(sql).execute(&mut c).expect("sql")
-            }
+        if self.database_url.starts_with("postgres") {
+            let mut c = PgConnection::establish(&self.database_url).expect("pg");
+            diesel::sql_query(sql).execute(&mut c).expect("sql")
+        } else {
+            let mut c = diesel::SqliteConnection::establish(&self.database_url).expect("sqlite");
+            diesel::sql_query(sql).execute(&mut c).expect("sql")
         }
     }
 }
@@ -488,7 +503,7 @@ impl Drop for TestApp {
                             .execute(&mut c);
                 }
             }
-            Some(DbHandle::Sqlite) | None => {}
+            Some(DbHandle::Sqlite | DbHandle::Shared) | None => {}
         }
         if !std::thread::panicking() {
             assert!(
