@@ -103,3 +103,16 @@ pub struct RepresentationAnswer {
     /// beyond the power of attorney), `jti`.
     pub proof: Option<String>,
 }
+
+/// Up to 100 questions at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepresentationBatch {
+    pub items: Vec<RepresentationQuery>,
+}
+
+/// One answer per question, in the order asked.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RepresentationBatchAnswer {
+    pub items: Vec<RepresentationAnswer>,
+}

@@ -47,3 +47,16 @@ pub struct ActiveUserAnswer {
     /// The terms version in force.
     pub terms_in_force: String,
 }
+
+/// Up to 100 citizens at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveUserBatch {
+    pub items: Vec<ActiveUserQuery>,
+}
+
+/// One answer per citizen, in the order asked.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActiveUserBatchAnswer {
+    pub items: Vec<ActiveUserAnswer>,
+}

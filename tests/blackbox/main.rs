@@ -6,6 +6,7 @@
 mod access_reports;
 mod acting_for;
 mod citizen_flow;
+mod decision_batches;
 mod errors;
 mod feed;
 mod freshness;

@@ -4,12 +4,16 @@ use actix_web::web;
 use domain::consent::{self, ConsentStatus};
 use domain::identity::NationalId;
 use openapi::problem::Problem;
-use openapi::service::{ActiveDecision, ActiveReason, ActiveUserAnswer, ActiveUserQuery};
+use openapi::service::{
+    ActiveDecision, ActiveReason, ActiveUserAnswer, ActiveUserBatch, ActiveUserBatchAnswer,
+    ActiveUserQuery,
+};
 use persistence::citizens;
 
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::routes::representations::check_batch_size;
 use crate::state::AppState;
 use crate::views;
 
@@ -36,10 +40,67 @@ pub async fn active_user(
     let query = body.into_inner()?;
     let pid = NationalId::parse(&query.pid, state.config.id_policy())
         .map_err(|e| ApiError::validation("pid", e.to_string()))?;
+    let mut answers = answer_all(&state, vec![pid]).await?;
+    answers
+        .pop()
+        .map(web::Json)
+        .ok_or_else(|| ApiError::Internal("no answer".into()))
+}
+
+/// The same question for up to 100 citizens, answered from one consistent reading.
+#[utoipa::path(
+    post, path = "/api/v1/decisions/active-user/batch", tag = "decisions",
+    security(("service_token" = ["consent:read"])),
+    request_body = ActiveUserBatch,
+    responses(
+        (status = 200, body = ActiveUserBatchAnswer, description = "One answer per item, in order"),
+        (status = 400, description = "Invalid body, an empty list or more than 100 items (`validation-failed`, naming `items[i].pid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `consent:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload-too-large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported-media-type`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn active_user_batch(
+    state: web::Data<AppState>,
+    _client: ServiceClient<ConsentRead>,
+    body: JsonBody<ActiveUserBatch>,
+) -> Result<web::Json<ActiveUserBatchAnswer>, ApiError> {
+    let batch = body.into_inner()?;
+    check_batch_size(batch.items.len())?;
+    let pids = batch
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            NationalId::parse(&q.pid, state.config.id_policy())
+                .map_err(|e| ApiError::validation(&format!("items[{i}].pid"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(web::Json(ActiveUserBatchAnswer {
+        items: answer_all(&state, pids).await?,
+    }))
+}
+
+async fn answer_all(
+    state: &AppState,
+    pids: Vec<NationalId>,
+) -> Result<Vec<ActiveUserAnswer>, ApiError> {
     let terms_in_force = state.config.terms_version.clone();
-    let citizen = state
-        .tx(move |conn| Ok(citizens::find_by_national_id(conn, &pid)?))
+    let citizens = state
+        .tx(move |conn| {
+            pids.iter()
+                .map(|pid| Ok(citizens::find_by_national_id(conn, pid)?))
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
         .await?;
+    Ok(citizens
+        .into_iter()
+        .map(|c| answer(c, &terms_in_force))
+        .collect())
+}
+
+fn answer(citizen: Option<citizens::Citizen>, terms_in_force: &str) -> ActiveUserAnswer {
     let (decision, reason, level, accepted) = match citizen {
         None => (
             ActiveDecision::Inactive,
@@ -49,7 +110,7 @@ pub async fn active_user(
         ),
         Some(c) => {
             let accepted = c.consent.as_ref().map(|x| x.terms_version.clone());
-            match consent::status(c.consent.as_ref(), &terms_in_force) {
+            match consent::status(c.consent.as_ref(), terms_in_force) {
                 ConsentStatus::Active { level } => (
                     ActiveDecision::Active,
                     ActiveReason::ConsentActive,
@@ -71,11 +132,11 @@ pub async fn active_user(
             }
         }
     };
-    Ok(web::Json(ActiveUserAnswer {
+    ActiveUserAnswer {
         decision,
         reason,
         consent_level: level,
         accepted_terms_version: accepted,
-        terms_in_force: state.config.terms_version.clone(),
-    }))
+        terms_in_force: terms_in_force.to_owned(),
+    }
 }

@@ -78,6 +78,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
             resource("/api/v1/decisions/representation", "POST")
                 .route(web::post().to(representations::decide)),
         )
+        .service(
+            resource("/api/v1/decisions/active-user/batch", "POST")
+                .route(web::post().to(decisions::active_user_batch)),
+        )
+        .service(
+            resource("/api/v1/decisions/representation/batch", "POST")
+                .route(web::post().to(representations::decide_batch)),
+        )
         .service(resource("/api/v1/access-reports", "POST").route(web::post().to(access::report)))
         .service(resource("/api/v1/feed", "GET").route(web::get().to(feed::feed)))
         .service(

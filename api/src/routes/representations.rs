@@ -5,13 +5,14 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use domain::identity::NationalId;
+use domain::powers_of_attorney::ServiceArea;
 use domain::usage_log::ActorKind;
 use openapi::powers_of_attorney::OtherParty;
 use openapi::problem::Problem;
 use openapi::representation::{
-    RepresentationAnswer, RepresentationBody, RepresentationDecision, RepresentationFacts,
-    RepresentationKind, RepresentationList, RepresentationQuery, RepresentationReason, ServiceUse,
-    ServiceUseRecorded,
+    RepresentationAnswer, RepresentationBatch, RepresentationBatchAnswer, RepresentationBody,
+    RepresentationDecision, RepresentationFacts, RepresentationKind, RepresentationList,
+    RepresentationQuery, RepresentationReason, ServiceUse, ServiceUseRecorded,
 };
 use persistence::citizens;
 use serde::Serialize;
@@ -24,6 +25,9 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::views::{area_body, area_domain};
+
+/// The most subjects one batch request may ask about.
+pub const MAX_BATCH: usize = 100;
 
 /// A proof lives at most this long, and never beyond the power of attorney.
 const PROOF_LIFETIME_SECONDS: i64 = 300;
@@ -214,31 +218,124 @@ pub async fn decide(
     _client: ServiceClient<ConsentRead>,
     body: JsonBody<RepresentationQuery>,
 ) -> Result<web::Json<RepresentationAnswer>, ApiError> {
-    let q = body.into_inner()?;
+    let q = parse_query(&body.into_inner()?, &state, "")?;
+    let mut answers = decide_all(&state, vec![q]).await?;
+    answers
+        .pop()
+        .map(web::Json)
+        .ok_or_else(|| ApiError::Internal("no answer".into()))
+}
+
+/// The same question for up to [`MAX_BATCH`] pairs, answered from one consistent reading.
+#[utoipa::path(
+    post, path = "/api/v1/decisions/representation/batch", tag = "decisions",
+    security(("service_token" = ["consent:read"])),
+    request_body = RepresentationBatch,
+    responses(
+        (status = 200, body = RepresentationBatchAnswer, description = "One answer per item, in order"),
+        (status = 400, description = "Invalid body, an empty list or more than 100 items (`validation-failed`, naming `items[i].field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `consent:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload-too-large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported-media-type`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn decide_batch(
+    state: web::Data<AppState>,
+    _client: ServiceClient<ConsentRead>,
+    body: JsonBody<RepresentationBatch>,
+) -> Result<web::Json<RepresentationBatchAnswer>, ApiError> {
+    let batch = body.into_inner()?;
+    check_batch_size(batch.items.len())?;
+    let queries = batch
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, q)| parse_query(q, &state, &format!("items[{i}].")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(web::Json(RepresentationBatchAnswer {
+        items: decide_all(&state, queries).await?,
+    }))
+}
+
+/// Refuses an empty batch or one above [`MAX_BATCH`].
+pub fn check_batch_size(n: usize) -> Result<(), ApiError> {
+    if n == 0 || n > MAX_BATCH {
+        return Err(ApiError::validation(
+            "items",
+            format!("1 to {MAX_BATCH} items"),
+        ));
+    }
+    Ok(())
+}
+
+struct ParsedQuery {
+    actor_pid: NationalId,
+    subject_pid: NationalId,
+    area: ServiceArea,
+    proof: bool,
+}
+
+fn parse_query(
+    q: &RepresentationQuery,
+    state: &AppState,
+    prefix: &str,
+) -> Result<ParsedQuery, ApiError> {
     let policy = state.config.id_policy();
-    let actor_pid = NationalId::parse(&q.actor_pid, policy)
-        .map_err(|e| ApiError::validation("actor_pid", e.to_string()))?;
-    let subject_pid = NationalId::parse(&q.subject_pid, policy)
-        .map_err(|e| ApiError::validation("subject_pid", e.to_string()))?;
-    let area = area_domain(q.area);
+    Ok(ParsedQuery {
+        actor_pid: NationalId::parse(&q.actor_pid, policy)
+            .map_err(|e| ApiError::validation(&format!("{prefix}actor_pid"), e.to_string()))?,
+        subject_pid: NationalId::parse(&q.subject_pid, policy)
+            .map_err(|e| ApiError::validation(&format!("{prefix}subject_pid"), e.to_string()))?,
+        area: area_domain(q.area),
+        proof: q.proof,
+    })
+}
+
+/// Reads every pair's representations in one transaction, then answers each.
+async fn decide_all(
+    state: &AppState,
+    queries: Vec<ParsedQuery>,
+) -> Result<Vec<RepresentationAnswer>, ApiError> {
     let now = state.now();
     let config = state.config.clone();
-    let (ap, sp) = (actor_pid.clone(), subject_pid.clone());
+    let pairs: Vec<(NationalId, NationalId)> = queries
+        .iter()
+        .map(|q| (q.actor_pid.clone(), q.subject_pid.clone()))
+        .collect();
     let found = state
         .tx(move |conn| {
-            let (Some(actor), Some(subject)) = (
-                citizens::find_by_national_id(conn, &ap)?,
-                citizens::find_by_national_id(conn, &sp)?,
-            ) else {
-                return Ok(None);
-            };
-            let reps: Vec<Representation> = representations_of(conn, &actor.id, &config, now)?
-                .into_iter()
-                .filter(|r| r.subject_id == subject.id)
-                .collect();
-            Ok(Some((actor.id, reps)))
+            let mut out = Vec::with_capacity(pairs.len());
+            for (ap, sp) in &pairs {
+                let (Some(actor), Some(subject)) = (
+                    citizens::find_by_national_id(conn, ap)?,
+                    citizens::find_by_national_id(conn, sp)?,
+                ) else {
+                    out.push(None);
+                    continue;
+                };
+                let reps: Vec<Representation> = representations_of(conn, &actor.id, &config, now)?
+                    .into_iter()
+                    .filter(|r| r.subject_id == subject.id)
+                    .collect();
+                out.push(Some((actor.id, reps)));
+            }
+            Ok(out)
         })
         .await?;
+    queries
+        .iter()
+        .zip(found)
+        .map(|(q, f)| answer(state, q, f, now))
+        .collect()
+}
+
+fn answer(
+    state: &AppState,
+    q: &ParsedQuery,
+    found: Option<(String, Vec<Representation>)>,
+    now: DateTime<Utc>,
+) -> Result<RepresentationAnswer, ApiError> {
     let deny = |reason, rep: Option<&Representation>| RepresentationAnswer {
         decision: RepresentationDecision::Deny,
         reason,
@@ -246,22 +343,13 @@ pub async fn decide(
         proof: None,
     };
     let Some((actor_id, reps)) = found else {
-        return Ok(web::Json(deny(
-            RepresentationReason::NoPowerOfAttorney,
-            None,
-        )));
+        return Ok(deny(RepresentationReason::NoPowerOfAttorney, None));
     };
     let Some(first) = reps.first() else {
-        return Ok(web::Json(deny(
-            RepresentationReason::NoPowerOfAttorney,
-            None,
-        )));
+        return Ok(deny(RepresentationReason::NoPowerOfAttorney, None));
     };
-    let Some(rep) = reps.iter().find(|r| r.areas.contains(&area)) else {
-        return Ok(web::Json(deny(
-            RepresentationReason::AreaNotCovered,
-            Some(first),
-        )));
+    let Some(rep) = reps.iter().find(|r| r.areas.contains(&q.area)) else {
+        return Ok(deny(RepresentationReason::AreaNotCovered, Some(first)));
     };
     let proof = if q.proof {
         let claims = ProofClaims {
@@ -273,8 +361,8 @@ pub async fn decide(
                 .to_owned(),
             sub: rep.subject_id.clone(),
             act: Act { sub: actor_id },
-            subject_pid: subject_pid.expose().to_owned(),
-            actor_pid: actor_pid.expose().to_owned(),
+            subject_pid: q.subject_pid.expose().to_owned(),
+            actor_pid: q.actor_pid.expose().to_owned(),
             areas: rep.areas.iter().map(|a| a.as_str()).collect(),
             poa: rep.power_of_attorney_id.clone(),
             iat: now.timestamp(),
@@ -286,12 +374,12 @@ pub async fn decide(
     } else {
         None
     };
-    Ok(web::Json(RepresentationAnswer {
+    Ok(RepresentationAnswer {
         decision: RepresentationDecision::Allow,
         reason: RepresentationReason::PowerOfAttorney,
         representation: Some(facts(rep)),
         proof,
-    }))
+    })
 }
 
 fn facts(r: &Representation) -> RepresentationFacts {
