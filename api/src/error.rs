@@ -6,6 +6,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use domain::consent::ConsentError;
+use domain::guardianship::RestrictionRefused;
 use domain::powers_of_attorney::{GrantRefusal, LifecycleError};
 use openapi::problem::{FieldError, Problem, ProblemType, WithdrawalBlockerBody};
 use persistence::{StoreError, TxError};
@@ -69,6 +70,14 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("idempotency key in progress")]
     IdempotencyKeyInProgress,
+    #[error("restriction refused: {0}")]
+    Restriction(#[from] RestrictionRefused),
+    #[error("not in the population register")]
+    NotInRegister,
+    #[error("restriction already lifted")]
+    AlreadyLifted,
+    #[error("digital access removed")]
+    DigitalAccessRemoved,
 }
 
 impl ApiError {
@@ -123,6 +132,16 @@ impl ApiError {
             ApiError::AreaNotCovered => ProblemType::AreaNotCovered,
             ApiError::IdempotencyKeyReused => ProblemType::IdempotencyKeyReused,
             ApiError::IdempotencyKeyInProgress => ProblemType::IdempotencyKeyInProgress,
+            ApiError::Restriction(e) => match e {
+                RestrictionRefused::UnderTwelve | RestrictionRefused::SixteenOrOver => {
+                    ProblemType::ChildAgeNotEligible
+                }
+                RestrictionRefused::NotAGuardian => ProblemType::NotAGuardian,
+                RestrictionRefused::ChildDead => ProblemType::PersonDeceased,
+            },
+            ApiError::NotInRegister => ProblemType::NotInRegister,
+            ApiError::AlreadyLifted => ProblemType::AlreadyLifted,
+            ApiError::DigitalAccessRemoved => ProblemType::DigitalAccessRemoved,
             ApiError::Lifecycle(e) => match e {
                 LifecycleError::NotTheGrantee => ProblemType::NotTheGrantee,
                 LifecycleError::NotPending => ProblemType::NotPending,
@@ -164,6 +183,7 @@ impl ApiError {
                     .collect();
             }
             ApiError::IdentityNotAccepted(e) => p.detail = Some(e.to_string()),
+            ApiError::Restriction(e) => p.detail = Some(e.to_string()),
             _ => {}
         }
         p

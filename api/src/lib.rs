@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod guardians;
 pub mod openapi_doc;
 pub mod routes;
 pub mod server;

@@ -1,8 +1,12 @@
 //! Conversions from domain and storage values to the API's bodies (the `openapi` crate).
 
+use domain::access_switches::Switch;
 use domain::consent::{self, ConsentLevel, ConsentStatus, TermsConsent};
+use domain::guardianship::{Milestone, Transition};
 use domain::powers_of_attorney::{EndReason, ServiceArea};
 use domain::usage_log::ChainedEntry;
+use openapi::access_switches::SwitchName;
+use openapi::children::{MilestoneBody, UpcomingChange};
 use openapi::citizen::{ConsentLevelBody, ConsentStatusBody, ConsentSummary, LogEntryBody};
 use openapi::powers_of_attorney::{EndReasonBody, ServiceAreaBody};
 
@@ -81,5 +85,24 @@ pub fn reason_body(r: EndReason) -> EndReasonBody {
         EndReason::Expired => EndReasonBody::Expired,
         EndReason::GrantorWithdrewConsent => EndReasonBody::GrantorWithdrewConsent,
         EndReason::GrantorDied => EndReasonBody::GrantorDied,
+    }
+}
+
+pub fn upcoming_change(t: Transition) -> UpcomingChange {
+    UpcomingChange {
+        milestone: match t.milestone {
+            Milestone::RestrictedAtTwelve => MilestoneBody::RestrictedAt12,
+            Milestone::EndsAtSixteen => MilestoneBody::EndsAt16,
+        },
+        on: t.on,
+        at: t.at,
+    }
+}
+
+pub fn switch_body(s: Switch) -> SwitchName {
+    match s {
+        Switch::Services => SwitchName::Services,
+        Switch::PatientRecord => SwitchName::PatientRecord,
+        Switch::SummaryCareRecord => SwitchName::SummaryCareRecord,
     }
 }

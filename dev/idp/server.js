@@ -64,7 +64,7 @@ const OTHER_AUDIENCE = 'urn:example:some-other-api';
 
 const ACR_VALUES = ['idporten-loa-substantial', 'idporten-loa-high'];
 const DEFAULT_ACR = 'idporten-loa-high';
-const API_SCOPES = ['consent:read', 'access-log:write', 'feed:read'];
+const API_SCOPES = ['consent:read', 'access-log:write', 'feed:read', 'child-restrictions:write'];
 const AMR = ['TestID'];
 
 // --------------------------------------------------------------------------- persons
@@ -138,6 +138,9 @@ const clients = [
   serviceClient('dev-service-writer', 'consent:read access-log:write'),
   serviceClient('dev-service-feed', 'consent:read feed:read'),
   serviceClient('dev-service-other-audience', 'consent:read'),
+  // A health personnel system (e.g. a school health service's record) that registers children's
+  // refusals and denials on weighty reasons.
+  serviceClient('dev-service-clinic', 'consent:read child-restrictions:write'),
   // Its tokens live 1 second, so tests can present a genuinely expired token.
   serviceClient('dev-service-shortlived', 'consent:read'),
 ];

@@ -4,9 +4,11 @@
 //! loads the data, passes "now" from its injected [`clock::Clock`], and persists what a rule
 //! returns. A reader who wants to know what the product decides reads this crate.
 
+pub mod access_switches;
 pub mod assurance;
 pub mod clock;
 pub mod consent;
+pub mod guardianship;
 pub mod identity;
 pub mod powers_of_attorney;
 pub mod register;

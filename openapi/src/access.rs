@@ -51,6 +51,11 @@ pub struct AccessReport {
     pub accessed_until: Option<DateTime<Utc>>,
     /// What was accessed, e.g. "Kjernejournal: legemidler".
     pub information_object: String,
+    /// The service area the information belongs to, when the system knows it. Guardians of a
+    /// child see an access in the child's log only when its area is visible to them; an access
+    /// with no area is shown to guardians only while the child is under 12.
+    #[serde(default)]
+    pub area: Option<crate::powers_of_attorney::ServiceAreaBody>,
     pub professional: Professional,
     pub organisation: Organisation,
     pub basis: AccessBasis,

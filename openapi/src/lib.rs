@@ -6,6 +6,8 @@
 //! `openapi.json`; a test in `api` fails when the two differ.
 
 pub mod access;
+pub mod access_switches;
+pub mod children;
 pub mod citizen;
 pub mod dev;
 pub mod feed;

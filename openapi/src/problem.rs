@@ -39,6 +39,12 @@ pub enum ProblemType {
     AreaNotCovered,
     IdempotencyKeyReused,
     IdempotencyKeyInProgress,
+    ChildAgeNotEligible,
+    NotAGuardian,
+    NotInRegister,
+    PersonDeceased,
+    AlreadyLifted,
+    DigitalAccessRemoved,
     Internal,
     Unavailable,
 }
@@ -79,6 +85,12 @@ impl ProblemType {
             ProblemType::AreaNotCovered => "area-not-covered",
             ProblemType::IdempotencyKeyReused => "idempotency-key-reused",
             ProblemType::IdempotencyKeyInProgress => "idempotency-key-in-progress",
+            ProblemType::ChildAgeNotEligible => "child-age-not-eligible",
+            ProblemType::NotAGuardian => "not-a-guardian",
+            ProblemType::NotInRegister => "not-in-register",
+            ProblemType::PersonDeceased => "person-deceased",
+            ProblemType::AlreadyLifted => "already-lifted",
+            ProblemType::DigitalAccessRemoved => "digital-access-removed",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -107,7 +119,13 @@ impl ProblemType {
             | ProblemType::GrantorUnder16
             | ProblemType::GranteeUnder18
             | ProblemType::SelfGrant
-            | ProblemType::IdempotencyKeyReused => 422,
+            | ProblemType::IdempotencyKeyReused
+            | ProblemType::ChildAgeNotEligible
+            | ProblemType::NotAGuardian
+            | ProblemType::NotInRegister
+            | ProblemType::PersonDeceased => 422,
+            ProblemType::AlreadyLifted => 409,
+            ProblemType::DigitalAccessRemoved => 403,
             ProblemType::IdempotencyKeyInProgress => 409,
             ProblemType::NotTheGrantee
             | ProblemType::NotAllowedOnBehalf
@@ -170,6 +188,18 @@ impl ProblemType {
             }
             ProblemType::AreaNotCovered => {
                 "Acting for this person does not reach this service area"
+            }
+            ProblemType::ChildAgeNotEligible => {
+                "The child's age does not allow this restriction (refusals from 12 to 16, denials under 16)"
+            }
+            ProblemType::NotAGuardian => {
+                "The population register does not show this person with parental responsibility for the child"
+            }
+            ProblemType::NotInRegister => "The population register does not know this person",
+            ProblemType::PersonDeceased => "The population register records this person as dead",
+            ProblemType::AlreadyLifted => "The restriction has already been lifted",
+            ProblemType::DigitalAccessRemoved => {
+                "Digital access to these services is removed; re-open it under access settings"
             }
             ProblemType::Internal => "Something went wrong on our side",
             ProblemType::Unavailable => "The service is temporarily unavailable",

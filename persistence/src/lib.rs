@@ -5,6 +5,8 @@
 //! one transaction ([`Db::transaction`]): the state change, its usage-log entry and its outbox
 //! event commit together or not at all.
 
+pub mod access_switches;
+pub mod children;
 pub mod citizens;
 pub mod db;
 pub mod idempotency;

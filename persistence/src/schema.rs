@@ -137,3 +137,36 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    access_switches (citizen_id) {
+        citizen_id -> Text,
+        services_removed_at -> Nullable<Timestamp>,
+        patient_record_removed_at -> Nullable<Timestamp>,
+        summary_care_record_removed_at -> Nullable<Timestamp>,
+        services_changed_at -> Nullable<Timestamp>,
+        patient_record_changed_at -> Nullable<Timestamp>,
+        summary_care_record_changed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    child_restrictions (id) {
+        id -> Text,
+        child_id -> Text,
+        kind -> Text,
+        areas -> Nullable<Text>,
+        guardian_id -> Nullable<Text>,
+        basis -> Text,
+        author_hpr -> Text,
+        author_org_number -> Text,
+        author_org_name -> Text,
+        client_id -> Text,
+        registered_at -> Timestamp,
+        lifted_at -> Nullable<Timestamp>,
+        lift_basis -> Nullable<Text>,
+        lifted_by_hpr -> Nullable<Text>,
+        lifted_by_org_number -> Nullable<Text>,
+        lifted_by_org_name -> Nullable<Text>,
+    }
+}

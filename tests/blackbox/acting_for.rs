@@ -262,7 +262,7 @@ async fn a_representation_appears_on_acceptance_with_the_effective_areas(backend
 }
 
 /// Revoked by the grantor or by the grantee, a representation leaves the list, its id is not found
-/// in `X-Acting-For`, and a downstream service is told `deny`/`no_power_of_attorney` with no proof.
+/// in `X-Acting-For`, and a downstream service is told `deny`/`no_representation` with no proof.
 async fn a_revoked_representation_is_gone_everywhere(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let astrid = citizen(&app, persons::ASTRID, "full").await;
@@ -301,7 +301,7 @@ async fn a_revoked_representation_is_gone_everywhere(backend: Backend) {
         .await;
         let answer = decide(&app, &token, q).await;
         assert_eq!(answer["decision"], "deny", "{answer}");
-        assert_eq!(answer["reason"], "no_power_of_attorney", "{answer}");
+        assert_eq!(answer["reason"], "no_representation", "{answer}");
         assert_eq!(answer["representation"], Value::Null, "{answer}");
         assert_eq!(answer["proof"], Value::Null, "{answer}");
     }
@@ -353,7 +353,7 @@ async fn a_representation_ends_at_its_end_time(backend: Backend) {
     .await;
     let answer = decide(&app, &token, q).await;
     assert_eq!(answer["decision"], "deny", "{answer}");
-    assert_eq!(answer["reason"], "no_power_of_attorney", "{answer}");
+    assert_eq!(answer["reason"], "no_representation", "{answer}");
 }
 
 /// A grantor whose consent is not active (a new terms version they have not accepted yet) gives
@@ -1078,7 +1078,7 @@ async fn an_allowed_decision_carries_a_verifiable_proof(backend: Backend) {
 /// Denials carry no proof even when one is asked for: an area not granted, an area granted but
 /// not opened by the grantor's level (`area_not_covered`); a pending power of attorney, the
 /// reverse direction, an outsider, and a person the register does not know
-/// (`no_power_of_attorney`, no representation).
+/// (`no_representation`, no representation).
 async fn denials_carry_no_proof(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let astrid = citizen(&app, persons::ASTRID, "basis").await;
@@ -1120,7 +1120,7 @@ async fn denials_carry_no_proof(backend: Backend) {
         )
         .await;
         assert_eq!(answer["decision"], "deny", "{what}: {answer}");
-        assert_eq!(answer["reason"], "no_power_of_attorney", "{what}: {answer}");
+        assert_eq!(answer["reason"], "no_representation", "{what}: {answer}");
         assert_eq!(answer["representation"], Value::Null, "{what}: {answer}");
         assert_eq!(answer["proof"], Value::Null, "{what}: {answer}");
     }

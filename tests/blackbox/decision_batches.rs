@@ -70,7 +70,7 @@ async fn batches_answer_in_order(backend: Backend) {
     assert_eq!(items[0]["decision"], "allow");
     assert!(items[0]["proof"].is_string());
     assert_eq!(items[1]["reason"], "area_not_covered");
-    assert_eq!(items[2]["reason"], "no_power_of_attorney");
+    assert_eq!(items[2]["reason"], "no_representation");
     assert!(
         !body.to_string().contains(persons::ASTRID),
         "no identity number outside the proofs"

@@ -1,42 +1,142 @@
 //! Acting for someone: the representations a citizen holds now, and the `X-Acting-For` header
 //! that selects one per request.
 //!
-//! A representation is an active power of attorney where the caller is the grantee, whose
+//! A representation is either an active power of attorney where the caller is the grantee, whose
 //! grantor is alive and reaches at least one service area (granted areas limited to what the
-//! grantor's own consent opens). Its id is opaque; an id that is not one of the caller's live
-//! representations is answered exactly like one that does not exist.
+//! grantor's own consent opens and the grantor's switches leave open), or a child under 16 the
+//! caller has parental responsibility for whose access is available now (`domain::guardianship`).
+//! Its id is opaque; an id that is not one of the caller's live representations is answered
+//! exactly like one that does not exist.
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use domain::consent;
+use domain::guardianship::{Access, GuardianAccess};
 use domain::powers_of_attorney::{self as rules, GrantStatus, ServiceArea};
+use domain::usage_log::ActorKind;
 use futures_util::future::LocalBoxFuture;
 use persistence::powers_of_attorney as store;
-use persistence::{citizens, AnyConnection};
+use persistence::{access_switches, citizens, AnyConnection};
 use std::collections::BTreeSet;
 
 use super::citizen::{consented, CitizenSession};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::guardians;
 use crate::routes::powers_of_attorney::{grantor_alive, registered};
 use crate::state::AppState;
 
 pub const ACTING_FOR_HEADER: &str = "x-acting-for";
 
+/// What a representation rests on.
+#[derive(Debug, Clone)]
+pub enum Basis {
+    PowerOfAttorney {
+        id: String,
+        valid_until: Option<DateTime<Utc>>,
+    },
+    Guardian(Access),
+}
+
 /// Someone the caller can act for now.
 #[derive(Debug, Clone)]
 pub struct Representation {
     pub id: String,
-    pub power_of_attorney_id: String,
     /// The represented person's portal id.
     pub subject_id: String,
     pub subject_name: Option<String>,
     pub areas: BTreeSet<ServiceArea>,
-    pub valid_until: Option<DateTime<Utc>>,
+    pub basis: Basis,
 }
 
-/// Every representation `grantee_id` holds at `now`.
+impl Representation {
+    pub fn power_of_attorney_id(&self) -> Option<&str> {
+        match &self.basis {
+            Basis::PowerOfAttorney { id, .. } => Some(id),
+            Basis::Guardian(_) => None,
+        }
+    }
+
+    /// The instant after which the representation may change by itself: a power of attorney's
+    /// end, a child's next birthday change.
+    pub fn valid_until(&self) -> Option<DateTime<Utc>> {
+        match &self.basis {
+            Basis::PowerOfAttorney { valid_until, .. } => *valid_until,
+            Basis::Guardian(a) => a.next.map(|t| t.at),
+        }
+    }
+
+    /// How the acting person appears in the represented person's log.
+    pub fn actor_kind(&self) -> ActorKind {
+        match self.basis {
+            Basis::PowerOfAttorney { .. } => ActorKind::Grantee,
+            Basis::Guardian(_) => ActorKind::Guardian,
+        }
+    }
+
+    pub fn guardian_access(&self) -> Option<&Access> {
+        match &self.basis {
+            Basis::Guardian(a) => Some(a),
+            Basis::PowerOfAttorney { .. } => None,
+        }
+    }
+}
+
+/// A child the caller has parental responsibility for but cannot act for now.
+#[derive(Debug, Clone)]
+pub struct UnavailableChild {
+    pub subject_id: String,
+    pub name: String,
+}
+
+/// Every representation `grantee_id` holds at `now`: powers of attorney first, then children.
 pub fn representations_of(
+    conn: &mut AnyConnection,
+    me_id: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<Representation>, ApiError> {
+    Ok(selector(conn, me_id, config, now)?.0)
+}
+
+/// The person selector: the representations `me_id` holds at `now`, and the children whose
+/// access is not available.
+pub fn selector(
+    conn: &mut AnyConnection,
+    me_id: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Representation>, Vec<UnavailableChild>), ApiError> {
+    let mut out = powers_held(conn, me_id, config, now)?;
+    let mut unavailable = Vec::new();
+    let Some(me) = citizens::find(conn, me_id)? else {
+        return Ok((out, unavailable));
+    };
+    for (child, access) in guardians::children_of(conn, &me, config, now)? {
+        let name = child.name();
+        let Some(subject_id) = child.citizen_id else {
+            continue;
+        };
+        match access {
+            GuardianAccess::Available(access) => out.push(Representation {
+                // The child's portal id: opaque, and stable across the birthday changes.
+                id: subject_id.clone(),
+                subject_id,
+                subject_name: Some(name),
+                areas: access.areas.clone(),
+                basis: Basis::Guardian(access),
+            }),
+            GuardianAccess::Unavailable(_) => {
+                unavailable.push(UnavailableChild { subject_id, name });
+            }
+            GuardianAccess::NotGuardian | GuardianAccess::Ended => {}
+        }
+    }
+    Ok((out, unavailable))
+}
+
+/// The active powers of attorney `grantee_id` holds.
+pub fn powers_held(
     conn: &mut AnyConnection,
     grantee_id: &str,
     config: &Config,
@@ -55,7 +155,8 @@ pub fn representations_of(
             continue;
         };
         let grantor_consent = consent::status(grantor.consent.as_ref(), &config.terms_version);
-        let areas = rules::effective_areas(&g.coverage, &grantor_consent);
+        let switches = access_switches::get(conn, &g.grantor_id)?.switches;
+        let areas = switches.limit(rules::effective_areas(&g.coverage, &grantor_consent));
         if areas.is_empty() {
             continue;
         }
@@ -64,11 +165,13 @@ pub fn representations_of(
         out.push(Representation {
             // The power of attorney's id is already opaque and scoped to its two parties.
             id: g.id.clone(),
-            power_of_attorney_id: g.id.clone(),
             subject_id: g.grantor_id.clone(),
             subject_name,
             areas,
-            valid_until: g.valid_until,
+            basis: Basis::PowerOfAttorney {
+                id: g.id.clone(),
+                valid_until: g.valid_until,
+            },
         });
     }
     Ok(out)

@@ -41,6 +41,12 @@ impl RequiredScope for AccessLogWrite {
     const SCOPE: &'static str = "access-log:write";
 }
 
+/// Register and lift restrictions on guardians' access to a child (health personnel systems).
+pub struct ChildRestrictionsWrite;
+impl RequiredScope for ChildRestrictionsWrite {
+    const SCOPE: &'static str = "child-restrictions:write";
+}
+
 /// Read the change feed.
 pub struct FeedRead;
 impl RequiredScope for FeedRead {

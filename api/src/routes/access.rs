@@ -16,10 +16,11 @@ use crate::auth::service::{AccessLogWrite, ServiceClient};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
+use crate::views::area_domain;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-fn text(field: &str, value: &str) -> Result<(), ApiError> {
+pub fn text(field: &str, value: &str) -> Result<(), ApiError> {
     let len = value.trim().chars().count();
     if len == 0 || len > 200 || value.chars().any(char::is_control) {
         return Err(ApiError::validation(
@@ -39,7 +40,7 @@ fn text(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn digits(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+pub fn digits(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
     if !(min..=max).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::validation(
             field,
@@ -137,7 +138,7 @@ pub async fn report(
         // The citizen notification path arrives with the notifications issue.
         tracing::warn!(target: "security", client_id, "emergency access reported");
     }
-    let details = serde_json::json!({
+    let mut details = serde_json::json!({
         "accessed_at": report.accessed_at,
         "accessed_until": report.accessed_until,
         "information_object": report.information_object,
@@ -154,6 +155,10 @@ pub async fn report(
         "changed": report.changed,
         "calling_system": report.calling_system,
     });
+    if let Some(area) = report.area {
+        // Guardians see a child's entry only when its area is visible to them.
+        details["area"] = area_domain(area).as_str().into();
+    }
     let (c, k) = (client_id.clone(), key.clone());
     let recorded = state
         .tx(move |conn| {

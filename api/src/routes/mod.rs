@@ -2,13 +2,16 @@
 //! persists in one transaction, and answers.
 
 pub mod access;
+pub mod access_switches;
 pub mod auth;
+pub mod child_restrictions;
 pub mod decisions;
 pub mod dev_clock;
 pub mod feed;
 pub mod health;
 pub mod home;
 pub mod me;
+pub mod notices;
 pub mod powers_of_attorney;
 pub mod representations;
 pub mod terms;
@@ -85,6 +88,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(
             resource("/api/v1/decisions/representation/batch", "POST")
                 .route(web::post().to(representations::decide_batch)),
+        )
+        .service(
+            resource("/api/v1/access-switches", "GET").route(web::get().to(access_switches::get)),
+        )
+        .service(
+            resource("/api/v1/access-switches/{switch}", "PUT")
+                .route(web::put().to(access_switches::set)),
+        )
+        .service(resource("/api/v1/notices", "GET").route(web::get().to(notices::notices)))
+        .service(
+            resource("/api/v1/child-restrictions/refusals", "POST")
+                .route(web::post().to(child_restrictions::register_refusal)),
+        )
+        .service(
+            resource("/api/v1/child-restrictions/denials", "POST")
+                .route(web::post().to(child_restrictions::register_denial)),
+        )
+        .service(
+            resource("/api/v1/child-restrictions/query", "POST")
+                .route(web::post().to(child_restrictions::query)),
+        )
+        .service(
+            resource(
+                "/api/v1/child-restrictions/{restriction_id}/lifting",
+                "POST",
+            )
+            .route(web::post().to(child_restrictions::lift)),
         )
         .service(resource("/api/v1/access-reports", "POST").route(web::post().to(access::report)))
         .service(resource("/api/v1/feed", "GET").route(web::get().to(feed::feed)))

@@ -4,27 +4,29 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
+use domain::guardianship::GuardianAccess;
 use domain::identity::NationalId;
 use domain::powers_of_attorney::ServiceArea;
-use domain::usage_log::ActorKind;
 use openapi::powers_of_attorney::OtherParty;
 use openapi::problem::Problem;
 use openapi::representation::{
     RepresentationAnswer, RepresentationBatch, RepresentationBatchAnswer, RepresentationBody,
     RepresentationDecision, RepresentationFacts, RepresentationKind, RepresentationList,
     RepresentationQuery, RepresentationReason, ServiceUse, ServiceUseRecorded,
+    UnavailableRepresentation,
 };
-use persistence::citizens;
+use persistence::{access_switches, citizens};
 use serde::Serialize;
 
 use crate::audit::{self, Actor, Feed};
-use crate::auth::acting::{representations_of, resolve, ActingCitizen, Representation};
+use crate::auth::acting::{powers_held, resolve, selector, ActingCitizen, Basis, Representation};
 use crate::auth::citizen::ConsentedCitizen;
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::guardians;
 use crate::state::AppState;
-use crate::views::{area_body, area_domain};
+use crate::views::{self, area_body, area_domain};
 
 /// The most subjects one batch request may ask about.
 pub const MAX_BATCH: usize = 100;
@@ -33,17 +35,30 @@ pub const MAX_BATCH: usize = 100;
 const PROOF_LIFETIME_SECONDS: i64 = 300;
 
 pub fn representation_body(r: &Representation) -> RepresentationBody {
+    let guardian = r.guardian_access();
     RepresentationBody {
         representation_id: r.id.clone(),
-        kind: RepresentationKind::PowerOfAttorney,
+        kind: kind_of(r),
         person: OtherParty {
             citizen_id: r.subject_id.clone(),
             name: r.subject_name.clone(),
         },
         areas: r.areas.iter().copied().map(area_body).collect(),
-        valid_until: r.valid_until,
+        valid_until: r.power_of_attorney_id().and(r.valid_until()),
+        age_band: guardian.map(|a| a.band.as_str().to_owned()),
+        upcoming_change: guardian.and_then(|a| a.next).map(views::upcoming_change),
     }
 }
+
+fn kind_of(r: &Representation) -> RepresentationKind {
+    match r.basis {
+        Basis::PowerOfAttorney { .. } => RepresentationKind::PowerOfAttorney,
+        Basis::Guardian(_) => RepresentationKind::Guardian,
+    }
+}
+
+/// What the selector says of a child whose access is not available: the same for every reason.
+pub const UNAVAILABLE_MESSAGE: &str = "Digital access to this child is not available.";
 
 /// Everyone the caller can act for now, with what it reaches.
 #[utoipa::path(
@@ -62,11 +77,22 @@ pub async fn list(
     let me = who.citizen.id.clone();
     let now = who.now;
     let config = state.config.clone();
-    let reps = state
-        .tx(move |conn| representations_of(conn, &me, &config, now))
+    let (reps, unavailable) = state
+        .tx(move |conn| selector(conn, &me, &config, now))
         .await?;
     Ok(web::Json(RepresentationList {
         items: reps.iter().map(representation_body).collect(),
+        unavailable: unavailable
+            .into_iter()
+            .map(|c| UnavailableRepresentation {
+                kind: RepresentationKind::Guardian,
+                person: OtherParty {
+                    citizen_id: c.subject_id,
+                    name: Some(c.name),
+                },
+                message: UNAVAILABLE_MESSAGE.to_owned(),
+            })
+            .collect(),
     }))
 }
 
@@ -117,6 +143,10 @@ pub async fn service_use(
     let recorded = state
         .tx(move |conn| {
             let Some(rep_id) = &acting else {
+                // Removed digital access closes one's own data, not acting for others.
+                if !access_switches::get(conn, &me)?.switches.opens(area) {
+                    return Err(ApiError::DigitalAccessRemoved);
+                }
                 let entry = audit::record(
                     conn,
                     &me,
@@ -136,20 +166,22 @@ pub async fn service_use(
             if !rep.areas.contains(&area) {
                 return Err(ApiError::AreaNotCovered);
             }
-            let details = serde_json::json!({
+            let mut details = serde_json::json!({
                 "area": area.as_str(),
                 "service": service,
                 "on_behalf_of": rep.subject_id,
-                "power_of_attorney_id": rep.power_of_attorney_id,
             });
-            let grantee = Actor {
-                kind: ActorKind::Grantee,
+            if let Some(poa) = rep.power_of_attorney_id() {
+                details["power_of_attorney_id"] = poa.into();
+            }
+            let acting = Actor {
+                kind: rep.actor_kind(),
                 id: me.clone(),
             };
             let entry = audit::record(
                 conn,
                 &rep.subject_id,
-                &grantee,
+                &acting,
                 "service.used",
                 details.clone(),
                 now,
@@ -158,7 +190,7 @@ pub async fn service_use(
             audit::record(
                 conn,
                 &me,
-                &grantee,
+                &acting,
                 "service.used",
                 details,
                 now,
@@ -186,7 +218,10 @@ struct ProofClaims {
     subject_pid: String,
     actor_pid: String,
     areas: Vec<&'static str>,
-    poa: String,
+    /// `power_of_attorney` or `guardian`.
+    basis: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poa: Option<String>,
     iat: i64,
     nbf: i64,
     exp: i64,
@@ -292,6 +327,21 @@ fn parse_query(
     })
 }
 
+/// What one transaction read for one (actor, subject) pair.
+enum Found {
+    /// The actor has never used the portal.
+    UnknownActor,
+    Read {
+        actor_id: String,
+        /// Active powers of attorney from the subject to the actor.
+        powers: Vec<Representation>,
+        /// The actor as the subject's guardian.
+        guardian: GuardianAccess,
+        /// The subject's portal id when the actor may act for them as guardian.
+        child_id: Option<String>,
+    },
+}
+
 /// Reads every pair's representations in one transaction, then answers each.
 async fn decide_all(
     state: &AppState,
@@ -307,18 +357,45 @@ async fn decide_all(
         .tx(move |conn| {
             let mut out = Vec::with_capacity(pairs.len());
             for (ap, sp) in &pairs {
-                let (Some(actor), Some(subject)) = (
-                    citizens::find_by_national_id(conn, ap)?,
-                    citizens::find_by_national_id(conn, sp)?,
-                ) else {
-                    out.push(None);
+                let Some(actor) = citizens::find_by_national_id(conn, ap)? else {
+                    out.push(Found::UnknownActor);
                     continue;
                 };
-                let reps: Vec<Representation> = representations_of(conn, &actor.id, &config, now)?
-                    .into_iter()
-                    .filter(|r| r.subject_id == subject.id)
-                    .collect();
-                out.push(Some((actor.id, reps)));
+                let subject = citizens::find_by_national_id(conn, sp)?;
+                let powers = match &subject {
+                    Some(subject) => powers_held(conn, &actor.id, &config, now)?
+                        .into_iter()
+                        .filter(|r| r.subject_id == subject.id)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let (guardian, child_id) = match guardians::child(conn, sp, &config)? {
+                    Some(child) => {
+                        let access = guardians::access_of(&child, &actor, &config, now);
+                        let id = match (&access, child.citizen_id) {
+                            (GuardianAccess::Available(_), Some(id)) => Some(id),
+                            // A proof names the child by portal id: give one on first sight.
+                            (GuardianAccess::Available(_), None) => Some(
+                                citizens::find_or_create(
+                                    conn,
+                                    sp,
+                                    || uuid::Uuid::new_v4().to_string(),
+                                    now,
+                                )?
+                                .id,
+                            ),
+                            _ => None,
+                        };
+                        (access, id)
+                    }
+                    None => (GuardianAccess::NotGuardian, None),
+                };
+                out.push(Found::Read {
+                    actor_id: actor.id,
+                    powers,
+                    guardian,
+                    child_id,
+                });
             }
             Ok(out)
         })
@@ -333,7 +410,7 @@ async fn decide_all(
 fn answer(
     state: &AppState,
     q: &ParsedQuery,
-    found: Option<(String, Vec<Representation>)>,
+    found: Found,
     now: DateTime<Utc>,
 ) -> Result<RepresentationAnswer, ApiError> {
     let deny = |reason, rep: Option<&Representation>| RepresentationAnswer {
@@ -342,14 +419,42 @@ fn answer(
         representation: rep.map(facts),
         proof: None,
     };
-    let Some((actor_id, reps)) = found else {
-        return Ok(deny(RepresentationReason::NoPowerOfAttorney, None));
+    let Found::Read {
+        actor_id,
+        mut powers,
+        guardian,
+        child_id,
+    } = found
+    else {
+        return Ok(deny(RepresentationReason::NoRepresentation, None));
     };
-    let Some(first) = reps.first() else {
-        return Ok(deny(RepresentationReason::NoPowerOfAttorney, None));
+    match (guardian, child_id) {
+        (GuardianAccess::Available(access), Some(child_id)) => powers.push(Representation {
+            id: child_id.clone(),
+            subject_id: child_id,
+            subject_name: None,
+            areas: access.areas.clone(),
+            basis: Basis::Guardian(access),
+        }),
+        (GuardianAccess::Unavailable(_), _) if powers.is_empty() => {
+            return Ok(deny(RepresentationReason::GuardianAccessUnavailable, None));
+        }
+        (GuardianAccess::Ended, _) if powers.is_empty() => {
+            return Ok(deny(RepresentationReason::GuardianAccessEnded, None));
+        }
+        _ => {}
+    }
+    let Some(first) = powers.first() else {
+        return Ok(deny(RepresentationReason::NoRepresentation, None));
     };
-    let Some(rep) = reps.iter().find(|r| r.areas.contains(&q.area)) else {
+    let Some(rep) = powers.iter().find(|r| r.areas.contains(&q.area)) else {
         return Ok(deny(RepresentationReason::AreaNotCovered, Some(first)));
+    };
+    let (reason, basis) = match rep.basis {
+        Basis::PowerOfAttorney { .. } => {
+            (RepresentationReason::PowerOfAttorney, "power_of_attorney")
+        }
+        Basis::Guardian(_) => (RepresentationReason::Guardian, "guardian"),
     };
     let proof = if q.proof {
         let claims = ProofClaims {
@@ -364,10 +469,11 @@ fn answer(
             subject_pid: q.subject_pid.expose().to_owned(),
             actor_pid: q.actor_pid.expose().to_owned(),
             areas: rep.areas.iter().map(|a| a.as_str()).collect(),
-            poa: rep.power_of_attorney_id.clone(),
+            basis,
+            poa: rep.power_of_attorney_id().map(str::to_owned),
             iat: now.timestamp(),
             nbf: now.timestamp(),
-            exp: proof_expiry(now, rep.valid_until).timestamp(),
+            exp: proof_expiry(now, rep.valid_until()).timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
         };
         Some(state.proofs.sign(&claims)?)
@@ -376,7 +482,7 @@ fn answer(
     };
     Ok(RepresentationAnswer {
         decision: RepresentationDecision::Allow,
-        reason: RepresentationReason::PowerOfAttorney,
+        reason,
         representation: Some(facts(rep)),
         proof,
     })
@@ -384,10 +490,11 @@ fn answer(
 
 fn facts(r: &Representation) -> RepresentationFacts {
     RepresentationFacts {
-        kind: RepresentationKind::PowerOfAttorney,
-        power_of_attorney_id: r.power_of_attorney_id.clone(),
+        kind: kind_of(r),
+        power_of_attorney_id: r.power_of_attorney_id().map(str::to_owned),
+        age_band: r.guardian_access().map(|a| a.band.as_str().to_owned()),
         areas: r.areas.iter().copied().map(area_body).collect(),
-        valid_until: r.valid_until,
+        valid_until: r.power_of_attorney_id().and(r.valid_until()),
     }
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE child_restrictions;
+DROP TABLE access_switches;

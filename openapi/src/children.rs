@@ -1,0 +1,143 @@
+//! Children and guardians: restrictions registered by health personnel systems (a child's
+//! refusal, a denial on weighty reasons), and the notices of the 12th and 16th birthdays.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::powers_of_attorney::{OtherParty, ServiceAreaBody};
+
+/// The health professional who registers or lifts a restriction, and their organisation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionAuthor {
+    /// The HPR number (Helsepersonellregisteret), 1 to 9 digits.
+    #[schema(example = "123456789")]
+    pub hpr_number: String,
+    /// The organisation number, 9 digits.
+    #[schema(example = "974589095")]
+    pub organisation_number: String,
+    /// The organisation's name (1-200 characters).
+    pub organisation_name: String,
+}
+
+/// Register a child's refusal (the child is 12 to 16): the covered data and usage-log entries
+/// are hidden from every guardian at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalRequest {
+    /// The child's identity number (11 digits). In the body, never in a URL.
+    pub child_pid: String,
+    /// The areas refused; omit (or `null`) to refuse the whole. When present, not empty.
+    pub areas: Option<Vec<ServiceAreaBody>>,
+    /// Why, as the professional records it (1-1000 characters). Never shown to guardians.
+    pub basis: String,
+    pub author: RestrictionAuthor,
+}
+
+/// Register a denial of guardians' access on weighty reasons (the child is under 16).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DenialRequest {
+    /// The child's identity number (11 digits).
+    pub child_pid: String,
+    /// The guardian denied access (someone with parental responsibility for the child); omit
+    /// (or `null`) to deny every guardian.
+    pub guardian_pid: Option<String>,
+    /// Why (1-1000 characters). Never shown to guardians; the guardian only sees that access is
+    /// not available.
+    pub basis: String,
+    pub author: RestrictionAuthor,
+}
+
+/// Lift a restriction.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiftRequest {
+    /// Why (1-1000 characters).
+    pub basis: String,
+    pub author: RestrictionAuthor,
+}
+
+/// Ask for a child's restrictions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionQuery {
+    /// The child's identity number (11 digits).
+    pub child_pid: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictionKind {
+    /// The child's refusal (12 to 16).
+    Refusal,
+    /// A denial on weighty reasons.
+    Denial,
+}
+
+/// A registered restriction.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RestrictionBody {
+    /// Opaque; use it to lift the restriction.
+    pub restriction_id: String,
+    pub kind: RestrictionKind,
+    /// The child's opaque portal id.
+    pub child_id: String,
+    /// For a refusal: the areas refused, or `null` for the whole.
+    pub areas: Option<Vec<ServiceAreaBody>>,
+    /// For a denial: the portal id of the guardian denied, or `null` for every guardian.
+    pub guardian_id: Option<String>,
+    pub basis: String,
+    pub registered_by: RestrictionAuthor,
+    pub registered_at: DateTime<Utc>,
+    pub lifted_at: Option<DateTime<Utc>>,
+    pub lifted_by: Option<RestrictionAuthor>,
+    pub lift_basis: Option<String>,
+}
+
+/// A child's restrictions, newest first, lifted ones included.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RestrictionList {
+    pub items: Vec<RestrictionBody>,
+}
+
+/// A change that a birthday brings to guardians' access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MilestoneBody {
+    /// On the 12th birthday guardians' access is restricted to what they need to exercise
+    /// parental responsibility (appointments, vaccinations, co-payments).
+    RestrictedAt12,
+    /// On the 16th birthday guardians' access ends.
+    EndsAt16,
+}
+
+/// The next birthday change.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UpcomingChange {
+    pub milestone: MilestoneBody,
+    /// The birthday.
+    pub on: NaiveDate,
+    /// The instant it takes effect: 00:00 Europe/Oslo on `on`.
+    pub at: DateTime<Utc>,
+}
+
+/// An in-portal notice.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Notice {
+    pub change: UpcomingChange,
+    /// The child the notice is about (for a guardian), or the caller themself (for a child).
+    pub about: OtherParty,
+    /// `guardian` when the caller is the child's guardian; `self` when the notice is the
+    /// caller's own.
+    pub audience: String,
+    /// What will change, in plain words.
+    pub message: String,
+}
+
+/// The notices for the caller now: changes coming within 30 days.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NoticeList {
+    pub items: Vec<Notice>,
+}
