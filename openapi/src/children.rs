@@ -108,8 +108,10 @@ pub struct RestrictionList {
 pub enum MilestoneBody {
     /// On the 12th birthday guardians' access is restricted to what they need to exercise
     /// parental responsibility (appointments, vaccinations, co-payments).
+    #[serde(rename = "restricted_at_12")]
     RestrictedAt12,
     /// On the 16th birthday guardians' access ends.
+    #[serde(rename = "ends_at_16")]
     EndsAt16,
 }
 

@@ -46,6 +46,10 @@ pub struct ActiveUserAnswer {
     pub accepted_terms_version: Option<String>,
     /// The terms version in force.
     pub terms_in_force: String,
+    /// The digital access switches the citizen has removed (empty when every access is open).
+    /// They hide data on the portal only: `summary_care_record` here is not an opt-out of the
+    /// summary care record.
+    pub removed_access: Vec<crate::access_switches::SwitchName>,
 }
 
 /// Up to 100 citizens at once.

@@ -271,3 +271,95 @@ fn a_reader_never_skips_an_event_that_commits_late() {
         assert_eq!(outbox::head(&mut conn).unwrap(), events[1].position);
     });
 }
+
+#[test]
+fn access_switches_round_trip_on_both_backends() {
+    use crate::access_switches;
+    use domain::access_switches::Switch;
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let c = citizen(&mut conn);
+        let never = access_switches::get(&mut conn, &c.id).unwrap();
+        assert_eq!(never, access_switches::StoredSwitches::default());
+        let s = access_switches::set(&mut conn, &c.id, Switch::PatientRecord, true, at(11, 0, 0))
+            .unwrap();
+        assert!(s.switches.patient_record_removed);
+        assert!(!s.switches.services_removed);
+        assert_eq!(s.changed_at(Switch::PatientRecord), Some(at(11, 0, 0)));
+        assert_eq!(s.changed_at(Switch::Services), None);
+        access_switches::set(&mut conn, &c.id, Switch::Services, true, at(11, 1, 0)).unwrap();
+        let s = access_switches::set(&mut conn, &c.id, Switch::PatientRecord, false, at(11, 2, 0))
+            .unwrap();
+        assert_eq!(access_switches::get(&mut conn, &c.id).unwrap(), s);
+        assert!(!s.switches.patient_record_removed);
+        assert!(s.switches.services_removed);
+        assert_eq!(s.changed_at(Switch::PatientRecord), Some(at(11, 2, 0)));
+    });
+}
+
+#[test]
+fn child_restrictions_round_trip_and_lift_once_on_both_backends() {
+    use crate::children::{self, Author, Lifting, StoredRestriction};
+    use domain::guardianship::{RefusalScope, Restriction};
+    use domain::powers_of_attorney::ServiceArea;
+    let author = Author {
+        hpr_number: "123456789".into(),
+        organisation_number: "974589095".into(),
+        organisation_name: "Helsestasjon".into(),
+    };
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let child = citizen(&mut conn);
+        let refusal = StoredRestriction {
+            id: "r-1".into(),
+            child_id: child.id.clone(),
+            restriction: Restriction::Refusal(RefusalScope::Areas(
+                [ServiceArea::Vaccinations, ServiceArea::Appointments]
+                    .into_iter()
+                    .collect(),
+            )),
+            basis: "the child asked".into(),
+            registered_by: author.clone(),
+            client_id: "clinic".into(),
+            registered_at: at(10, 0, 0),
+            lifted: None,
+        };
+        let whole = StoredRestriction {
+            id: "r-2".into(),
+            restriction: Restriction::Refusal(RefusalScope::Whole),
+            registered_at: at(10, 5, 0),
+            ..refusal.clone()
+        };
+        let denial = StoredRestriction {
+            id: "r-3".into(),
+            restriction: Restriction::Denial { guardian_id: None },
+            registered_at: at(10, 10, 0),
+            ..refusal.clone()
+        };
+        for r in [&refusal, &whole, &denial] {
+            children::insert(&mut conn, r).unwrap();
+        }
+        let listed = children::of_child(&mut conn, &child.id).unwrap();
+        assert_eq!(listed, vec![denial.clone(), whole.clone(), refusal.clone()]);
+        assert_eq!(children::in_force(&mut conn, &child.id).unwrap().len(), 3);
+
+        let lifting = Lifting {
+            at: at(12, 0, 0),
+            basis: "no longer needed".into(),
+            by: author.clone(),
+        };
+        assert!(children::lift(&mut conn, "r-2", &lifting).unwrap());
+        assert!(
+            !children::lift(&mut conn, "r-2", &lifting).unwrap(),
+            "lifted once"
+        );
+        let found = children::find(&mut conn, "r-2").unwrap().unwrap();
+        assert_eq!(found.lifted, Some(lifting));
+        let in_force = children::in_force(&mut conn, &child.id).unwrap();
+        assert!(in_force.contains(&refusal.restriction));
+        assert!(in_force.contains(&denial.restriction));
+        assert_eq!(in_force.len(), 2);
+        assert!(!in_force.contains(&whole.restriction));
+        assert_eq!(children::find(&mut conn, "nope").unwrap(), None);
+    });
+}

@@ -5,6 +5,7 @@
 
 mod access_reports;
 mod acting_for;
+mod children;
 mod citizen_flow;
 mod decision_batches;
 mod errors;

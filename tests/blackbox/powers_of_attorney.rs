@@ -363,6 +363,57 @@ async fn birthdays_count_from_midnight_in_oslo(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{p}");
 }
 
+/// On her 16th birthday a guardian's access to Ella ends by itself, and from that same instant
+/// Ella may give the parent a power of attorney, which reaches what Ella chooses (not the
+/// restricted set guardians had from her 12th birthday).
+async fn at_sixteen_guardianship_gives_way_to_a_power_of_attorney(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    set_clock(&app, "2026-12-08T22:59:59Z").await;
+    let kari = citizen(&app, persons::KARI).await;
+    let ella = citizen(&app, ELLA).await;
+    let kinds = |list: &Value| -> Vec<(String, String)> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["person"]["name"] == "Ella Nordmann")
+            .map(|r| {
+                (
+                    r["kind"].as_str().unwrap().to_owned(),
+                    r["areas"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let (_, reps) = app.get_json(&kari, "/api/v1/representations").await;
+    assert_eq!(
+        kinds(&reps),
+        vec![(
+            "guardian".to_owned(),
+            json!(["appointments", "vaccinations", "co_payments"]).to_string()
+        )],
+        "{reps}"
+    );
+    let body = json!({ "grantee_pid": persons::KARI, "all_areas": true });
+    let (status, p) = grant(&app, &ella, body.clone()).await;
+    assert_eq!(status.as_u16(), 422, "{p}");
+    assert_eq!(p["type"], "/problems/grantor-under-16");
+
+    set_clock(&app, "2026-12-08T23:00:00Z").await;
+    let (_, reps) = app.get_json(&kari, "/api/v1/representations").await;
+    assert!(kinds(&reps).is_empty(), "guardian access ended: {reps}");
+    let (status, g) = grant(&app, &ella, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    let id = g["id"].as_str().unwrap();
+    let (status, a) = step(&app, &kari, id, "acceptance").await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    let (_, reps) = app.get_json(&kari, "/api/v1/representations").await;
+    let found = kinds(&reps);
+    assert_eq!(found.len(), 1, "{reps}");
+    assert_eq!(found[0].0, "power_of_attorney");
+    assert!(found[0].1.contains("patient_record"), "{reps}");
+}
+
 /// An acceptance and a revocation sent at the same time are decided one after the other: the
 /// revocation always wins in the end, and each step is logged once.
 async fn concurrent_steps_are_decided_in_turn(backend: Backend) {
@@ -433,6 +484,7 @@ both_backends!(
     other_peoples_grants_are_not_found,
     it_ends_at_its_end_time,
     birthdays_count_from_midnight_in_oslo,
+    at_sixteen_guardianship_gives_way_to_a_power_of_attorney,
     concurrent_steps_are_decided_in_turn,
 );
 

@@ -166,6 +166,7 @@ async fn decisions_follow_the_citizens_consent(backend: Backend) {
             "consent_level": "basis_plus",
             "accepted_terms_version": in_force,
             "terms_in_force": in_force,
+            "removed_access": [],
         })
     );
 
@@ -178,6 +179,7 @@ async fn decisions_follow_the_citizens_consent(backend: Backend) {
             "consent_level": null,
             "accepted_terms_version": null,
             "terms_in_force": in_force,
+            "removed_access": [],
         })
     );
 
@@ -190,6 +192,7 @@ async fn decisions_follow_the_citizens_consent(backend: Backend) {
             "consent_level": null,
             "accepted_terms_version": null,
             "terms_in_force": in_force,
+            "removed_access": [],
         })
     );
 

@@ -449,6 +449,22 @@ impl TestApp {
             .expect("the binary runs")
     }
 
+    /// Runs the server binary with `args` (a subcommand and its arguments, e.g.
+    /// `["import-register", path]`) against this app's database, allowing synthetic identity
+    /// numbers as the server under test does.
+    pub fn run_command_with(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &self.database_url)
+            .env("ALLOW_SYNTHETIC_IDS", "true")
+            .env("RUST_LOG", "info")
+            .current_dir(&self.work_dir)
+            .output()
+            .expect("the binary runs")
+    }
+
     /// Runs SQL against this app's database (to play the attacker who edits rows).
     pub fn execute_sql(&self, sql: &str) -> usize {
         if self.database_url.starts_with("postgres") {

@@ -36,6 +36,24 @@ pub mod persons {
     pub const ARNE: &str = "02824109128";
     /// A valid synthetic number the register does not know.
     pub const UNKNOWN: &str = "01819010001";
+    /// Hanne Strand, 45: sole parent of Emma (17), at Emma's address.
+    pub const HANNE: &str = "26868138636";
+    /// Kari Nordmann, 44: parental responsibility for the six Nordmann children, who live with
+    /// her (adr-007).
+    pub const KARI: &str = "21878226426";
+    /// Ola Nordmann, 46: parental responsibility for the six Nordmann children; lives elsewhere
+    /// (adr-008).
+    pub const OLA: &str = "30818049397";
+    /// Nora Nordmann, 5 (born 2021-04-09).
+    pub const NORA: &str = "09842162022";
+    /// Jakob Nordmann, 11 (turns 12 on 2026-12-16).
+    pub const JAKOB: &str = "16921485151";
+    /// Sofie Nordmann, 12 (born 2014-01-20).
+    pub const SOFIE: &str = "20811453413";
+    /// Lukas Nordmann, 14 (born 2012-06-03).
+    pub const LUKAS: &str = "03861277959";
+    /// Filip Nordmann, 16 (born 2010-01-12).
+    pub const FILIP: &str = "12811064708";
 }
 
 /// The workspace root.

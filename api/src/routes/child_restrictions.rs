@@ -6,7 +6,7 @@
 //! transaction that stores it. It takes effect on the next request of any guardian.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use domain::guardianship::{check_denial, check_refusal, RefusalScope, Restriction};
 use domain::identity::NationalId;
 use domain::usage_log::ActorKind;
@@ -109,13 +109,37 @@ fn log_details(s: &StoredRestriction) -> serde_json::Value {
     serde_json::to_value(body_of(s)).unwrap_or_default()
 }
 
-/// Stores `s` and writes its log entry and feed event.
+/// What every registration carries besides the restriction itself.
+#[derive(Clone)]
+struct Registration {
+    basis: String,
+    author: Author,
+    client_id: String,
+    /// Stored to the whole second: the answer says what a later read will say.
+    at: DateTime<Utc>,
+}
+
+/// Stores `restriction` for the child with this number (giving the child a portal id on first
+/// sight) and writes its log entry and feed event.
 fn register_restriction(
     conn: &mut AnyConnection,
-    s: &StoredRestriction,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    store::insert(conn, s)?;
+    child_pid: &NationalId,
+    restriction: Restriction,
+    r: &Registration,
+) -> Result<StoredRestriction, ApiError> {
+    let child_id =
+        citizens::find_or_create(conn, child_pid, || uuid::Uuid::new_v4().to_string(), r.at)?.id;
+    let s = StoredRestriction {
+        id: uuid::Uuid::new_v4().to_string(),
+        child_id,
+        restriction,
+        basis: r.basis.clone(),
+        registered_by: r.author.clone(),
+        client_id: r.client_id.clone(),
+        registered_at: r.at,
+        lifted: None,
+    };
+    store::insert(conn, &s)?;
     let actor = Actor {
         kind: ActorKind::Service,
         id: s.client_id.clone(),
@@ -125,11 +149,25 @@ fn register_restriction(
         &s.child_id,
         &actor,
         REGISTERED,
-        log_details(s),
-        now,
+        log_details(&s),
+        r.at,
         Feed::Publish,
     )?;
-    Ok(())
+    Ok(s)
+}
+
+fn registration(
+    state: &AppState,
+    client: ServiceClient<ChildRestrictionsWrite>,
+    basis_text: &str,
+    by: &RestrictionAuthor,
+) -> Result<Registration, ApiError> {
+    Ok(Registration {
+        basis: basis(basis_text)?,
+        author: author(by)?,
+        client_id: client.client_id,
+        at: state.now().trunc_subsecs(0),
+    })
 }
 
 /// Register a child's refusal (the child is 12 to 16): the covered data and usage-log entries are
@@ -169,34 +207,13 @@ pub async fn register_refusal(
                 .collect::<BTreeSet<_>>(),
         ),
     };
-    let basis = basis(&req.basis)?;
-    let author = author(&req.author)?;
-    let now = state.now();
-    let client_id = client.client_id;
+    let reg = registration(&state, client, &req.basis, &req.author)?;
     let stored = state
         .tx(move |conn| {
             let child =
                 guardians::child(conn, &child_pid, &config)?.ok_or(ApiError::NotInRegister)?;
-            check_refusal(&child.facts.child, now)?;
-            let child_id = citizens::find_or_create(
-                conn,
-                &child_pid,
-                || uuid::Uuid::new_v4().to_string(),
-                now,
-            )?
-            .id;
-            let s = StoredRestriction {
-                id: uuid::Uuid::new_v4().to_string(),
-                child_id,
-                restriction: Restriction::Refusal(scope.clone()),
-                basis: basis.clone(),
-                registered_by: author.clone(),
-                client_id: client_id.clone(),
-                registered_at: now,
-                lifted: None,
-            };
-            register_restriction(conn, &s, now)?;
-            Ok(s)
+            check_refusal(&child.facts.child, reg.at)?;
+            register_restriction(conn, &child_pid, Restriction::Refusal(scope.clone()), &reg)
         })
         .await?;
     Ok(HttpResponse::Created().json(body_of(&stored)))
@@ -229,10 +246,8 @@ pub async fn register_denial(
         .as_deref()
         .map(|g| pid("guardian_pid", g, &config))
         .transpose()?;
-    let basis = basis(&req.basis)?;
-    let author = author(&req.author)?;
-    let now = state.now();
-    let client_id = client.client_id;
+    let reg = registration(&state, client, &req.basis, &req.author)?;
+    let now = reg.at;
     let stored = state
         .tx(move |conn| {
             let child =
@@ -252,25 +267,7 @@ pub async fn register_denial(
                 ),
                 None => None,
             };
-            let child_id = citizens::find_or_create(
-                conn,
-                &child_pid,
-                || uuid::Uuid::new_v4().to_string(),
-                now,
-            )?
-            .id;
-            let s = StoredRestriction {
-                id: uuid::Uuid::new_v4().to_string(),
-                child_id,
-                restriction: Restriction::Denial { guardian_id },
-                basis: basis.clone(),
-                registered_by: author.clone(),
-                client_id: client_id.clone(),
-                registered_at: now,
-                lifted: None,
-            };
-            register_restriction(conn, &s, now)?;
-            Ok(s)
+            register_restriction(conn, &child_pid, Restriction::Denial { guardian_id }, &reg)
         })
         .await?;
     Ok(HttpResponse::Created().json(body_of(&stored)))
@@ -300,7 +297,7 @@ pub async fn lift(
     let req = body.into_inner()?;
     let id = path.into_inner();
     let lifting = Lifting {
-        at: state.now(),
+        at: state.now().trunc_subsecs(0),
         basis: basis(&req.basis)?,
         by: author(&req.author)?,
     };

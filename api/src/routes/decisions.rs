@@ -1,6 +1,7 @@
 //! Decisions for downstream health services. The identity number travels in the JSON body.
 
 use actix_web::web;
+use domain::access_switches::{AccessSwitches, Switch};
 use domain::consent::{self, ConsentStatus};
 use domain::identity::NationalId;
 use openapi::problem::Problem;
@@ -8,7 +9,7 @@ use openapi::service::{
     ActiveDecision, ActiveReason, ActiveUserAnswer, ActiveUserBatch, ActiveUserBatchAnswer,
     ActiveUserQuery,
 };
-use persistence::citizens;
+use persistence::{access_switches, citizens};
 
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
@@ -90,7 +91,13 @@ async fn answer_all(
     let citizens = state
         .tx(move |conn| {
             pids.iter()
-                .map(|pid| Ok(citizens::find_by_national_id(conn, pid)?))
+                .map(|pid| {
+                    let Some(c) = citizens::find_by_national_id(conn, pid)? else {
+                        return Ok(None);
+                    };
+                    let switches = access_switches::get(conn, &c.id)?.switches;
+                    Ok(Some((c, switches)))
+                })
                 .collect::<Result<Vec<_>, ApiError>>()
         })
         .await?;
@@ -100,8 +107,12 @@ async fn answer_all(
         .collect())
 }
 
-fn answer(citizen: Option<citizens::Citizen>, terms_in_force: &str) -> ActiveUserAnswer {
-    let (decision, reason, level, accepted) = match citizen {
+fn answer(
+    citizen: Option<(citizens::Citizen, AccessSwitches)>,
+    terms_in_force: &str,
+) -> ActiveUserAnswer {
+    let switches = citizen.as_ref().map(|(_, s)| *s).unwrap_or_default();
+    let (decision, reason, level, accepted) = match citizen.map(|(c, _)| c) {
         None => (
             ActiveDecision::Inactive,
             ActiveReason::NotRegistered,
@@ -138,5 +149,10 @@ fn answer(citizen: Option<citizens::Citizen>, terms_in_force: &str) -> ActiveUse
         consent_level: level,
         accepted_terms_version: accepted,
         terms_in_force: terms_in_force.to_owned(),
+        removed_access: Switch::ALL
+            .into_iter()
+            .filter(|w| switches.is_removed(*w))
+            .map(views::switch_body)
+            .collect(),
     }
 }
