@@ -9,7 +9,7 @@ use domain::guardianship::{guardian_access, ChildFacts, GuardianAccess, Parent};
 use domain::identity::NationalId;
 use domain::register::{PopulationRegister, RegisteredPerson};
 use persistence::citizens::{self, Citizen};
-use persistence::register::{self, DbRegister};
+use persistence::register::DbRegister;
 use persistence::{access_switches, children, AnyConnection};
 
 use crate::config::Config;
@@ -45,7 +45,7 @@ pub fn child(
     };
     let citizen_id = citizens::find_by_national_id(conn, pid)?.map(|c| c.id);
     let mut parents = Vec::new();
-    for parent_pid in register::parents_of(conn, pid)? {
+    for parent_pid in DbRegister(conn).parents_of(pid)? {
         // A number the deployment's policy refuses cannot belong to anyone who logs in.
         let Ok(parent_pid) = NationalId::parse(&parent_pid, config.id_policy()) else {
             continue;
@@ -100,7 +100,7 @@ pub fn children_of(
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for child_pid in register::children_of(conn, &my_pid)? {
+    for child_pid in DbRegister(conn).children_of(&my_pid)? {
         let Ok(child_pid) = NationalId::parse(&child_pid, config.id_policy()) else {
             continue;
         };

@@ -84,6 +84,14 @@ pub trait PopulationRegister {
 
     /// The person with this number, or `None` when the register does not know them.
     fn person(&mut self, id: &NationalId) -> Result<Option<RegisteredPerson>, Self::Error>;
+
+    /// The numbers of the persons with parental responsibility for `child`. Numbers, not
+    /// parsed ids: a parent need not be a person of the register, and the caller decides which
+    /// numbers its policy accepts.
+    fn parents_of(&mut self, child: &NationalId) -> Result<Vec<String>, Self::Error>;
+
+    /// The numbers of the children `parent` has parental responsibility for.
+    fn children_of(&mut self, parent: &NationalId) -> Result<Vec<String>, Self::Error>;
 }
 
 #[cfg(test)]

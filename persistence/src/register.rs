@@ -588,6 +588,14 @@ impl PopulationRegister for DbRegister<'_> {
     fn person(&mut self, id: &NationalId) -> Result<Option<RegisteredPerson>, StoreError> {
         person(self.0, id)
     }
+
+    fn parents_of(&mut self, child: &NationalId) -> Result<Vec<String>, StoreError> {
+        parents_of(self.0, child)
+    }
+
+    fn children_of(&mut self, parent: &NationalId) -> Result<Vec<String>, StoreError> {
+        children_of(self.0, parent)
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::guardianship::{check_denial, check_refusal, RefusalScope, Restriction};
 use domain::identity::NationalId;
+use domain::register::PopulationRegister;
 use domain::usage_log::ActorKind;
 use openapi::children::{
     DenialRequest, LiftRequest, RefusalRequest, RestrictionAuthor, RestrictionBody,
@@ -16,7 +17,8 @@ use openapi::children::{
 };
 use openapi::problem::Problem;
 use persistence::children::{self as store, Author, Lifting, StoredRestriction};
-use persistence::{citizens, register, AnyConnection};
+use persistence::register::DbRegister;
+use persistence::{citizens, AnyConnection};
 use std::collections::BTreeSet;
 
 use crate::audit::{self, Actor, Feed};
@@ -254,7 +256,8 @@ pub async fn register_denial(
                 guardians::child(conn, &child_pid, &config)?.ok_or(ApiError::NotInRegister)?;
             let names_a_parent = match &guardian_pid {
                 Some(g) => Some(
-                    register::parents_of(conn, &child_pid)?
+                    DbRegister(conn)
+                        .parents_of(&child_pid)?
                         .iter()
                         .any(|p| p == g.expose()),
                 ),
