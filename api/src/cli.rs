@@ -1,17 +1,19 @@
 //! The operator's commands: `serve` (the default), `migrate`, `verify-log`, `import-register`,
-//! `openapi`.
+//! `order-purges`, `openapi`.
 
 use crate::config::Config;
 use crate::{server, telemetry};
 
 const USAGE: &str =
-    "usage: consent-portal [serve | migrate | verify-log | import-register <FILE> | openapi]
+    "usage: consent-portal [serve | migrate | verify-log | import-register <FILE> | order-purges | openapi]
   serve            run the HTTP server (migrates the database first; imports REGISTER_EXTRACT
                    when set)
   migrate          apply pending database migrations and exit
   verify-log       verify every citizen's usage-log hash chain; exit 1 if one is broken
   import-register  make the stored population register equal to the extract FILE
                    (docs/REGISTER.md); print what changed; exit 1 on a bad file
+  order-purges     order the deletion of every summary care record whose 30-day restore
+                   window has passed (once each; safe beside running servers); print how many
   openapi          print the OpenAPI document
 Configuration is read from environment variables; see README.md.";
 
@@ -41,6 +43,7 @@ pub fn main() -> std::process::ExitCode {
             tracing::info!(applied = n, "migrations applied");
         }),
         "verify-log" => run_verify(&config),
+        "order-purges" => run_order_purges(&config),
         "import-register" => match std::env::args().nth(2) {
             Some(file) => run_import_register(&config, std::path::Path::new(&file)),
             None => {
@@ -130,6 +133,22 @@ fn import_register(
     let now = crate::clock::SystemClock.now();
     db.transaction(|conn| persistence::register::import(conn, &persons, now))
         .map_err(|e| format!("importing the register extract failed: {e}"))
+}
+
+fn run_order_purges(config: &Config) -> Result<(), String> {
+    use domain::clock::Clock;
+    let db = connect(config)?;
+    if !db.is_ready() {
+        return Err(
+            "the database is not reachable or has pending migrations (run `consent-portal migrate`)"
+                .into(),
+        );
+    }
+    let now = crate::clock::SystemClock.now();
+    let ordered = crate::routes::summary_care_record::order_due_purges(&db, now, "operator")
+        .map_err(|e| e.to_string())?;
+    println!("purges ordered: {ordered}");
+    Ok(())
 }
 
 fn run_import_register(config: &Config, path: &std::path::Path) -> Result<(), String> {

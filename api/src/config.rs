@@ -39,6 +39,9 @@ pub struct Config {
     /// A PKCS#8 PEM P-256 key that signs proofs of representation; an ephemeral key when unset.
     pub proof_signing_key_file: Option<std::path::PathBuf>,
     pub register_extract: Option<std::path::PathBuf>,
+    /// How often the server orders due summary-care-record purges; 0 disables the timer (run
+    /// `consent-portal order-purges` instead).
+    pub purge_interval_seconds: u64,
 }
 
 #[derive(Debug, Error)]
@@ -161,6 +164,7 @@ impl Config {
             log_json: log_format == "json",
             register_extract: get("REGISTER_EXTRACT").map(std::path::PathBuf::from),
             proof_signing_key_file: get("PROOF_SIGNING_KEY_FILE").map(std::path::PathBuf::from),
+            purge_interval_seconds: parse_num("PURGE_INTERVAL_SECONDS", 300)?,
         };
         config.check_safe()?;
         Ok(config)

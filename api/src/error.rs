@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use domain::consent::ConsentError;
 use domain::guardianship::RestrictionRefused;
 use domain::powers_of_attorney::{GrantRefusal, LifecycleError};
+use domain::summary_care_record::RecordError;
 use openapi::problem::{FieldError, Problem, ProblemType, WithdrawalBlockerBody};
 use persistence::{StoreError, TxError};
 use thiserror::Error;
@@ -78,6 +79,8 @@ pub enum ApiError {
     AlreadyLifted,
     #[error("digital access removed")]
     DigitalAccessRemoved,
+    #[error("summary care record: {0}")]
+    Record(#[from] RecordError),
 }
 
 impl ApiError {
@@ -142,6 +145,13 @@ impl ApiError {
             ApiError::NotInRegister => ProblemType::NotInRegister,
             ApiError::AlreadyLifted => ProblemType::AlreadyLifted,
             ApiError::DigitalAccessRemoved => ProblemType::DigitalAccessRemoved,
+            ApiError::Record(e) => match e {
+                RecordError::AlreadyOptedOut => ProblemType::AlreadyOptedOut,
+                RecordError::NotOptedOut => ProblemType::NotOptedOut,
+                RecordError::RestoreWindowClosed => ProblemType::RestoreWindowClosed,
+                RecordError::RestoreStillPossible { .. } => ProblemType::RestoreStillPossible,
+                RecordError::AlreadyActive => ProblemType::RecordActive,
+            },
             ApiError::Lifecycle(e) => match e {
                 LifecycleError::NotTheGrantee => ProblemType::NotTheGrantee,
                 LifecycleError::NotPending => ProblemType::NotPending,
@@ -184,6 +194,12 @@ impl ApiError {
             }
             ApiError::IdentityNotAccepted(e) => p.detail = Some(e.to_string()),
             ApiError::Restriction(e) => p.detail = Some(e.to_string()),
+            ApiError::Record(RecordError::RestoreStillPossible { until }) => {
+                p.detail = Some(format!(
+                    "It can be restored until {}.",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ));
+            }
             _ => {}
         }
         p

@@ -45,6 +45,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let addr = (state.config.bind_address.clone(), state.config.port);
     let dev_mode = state.config.dev_mode;
     let data = web::Data::new(state);
+    spawn_purge_timer(data.clone());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -69,4 +70,33 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         tracing::info!(address = %a, "listening");
     }
     server.run().await
+}
+
+/// Orders due summary-care-record purges every `PURGE_INTERVAL_SECONDS` (0: never). Several
+/// instances may run it at once: `order_due_purges` orders each purge once whoever runs it.
+fn spawn_purge_timer(state: web::Data<AppState>) {
+    let seconds = state.config.purge_interval_seconds;
+    if seconds == 0 {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(seconds));
+        loop {
+            tick.tick().await;
+            let now = state.now();
+            let db = state.db.clone();
+            let run = web::block(move || {
+                routes::summary_care_record::order_due_purges(&db, now, "scheduler")
+            })
+            .await;
+            match run {
+                Ok(Ok(0)) => {}
+                Ok(Ok(ordered)) => tracing::info!(ordered, "summary care record purges ordered"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "ordering purges failed; retried next tick")
+                }
+                Err(e) => tracing::error!(error = %e, "ordering purges failed; retried next tick"),
+            }
+        }
+    });
 }

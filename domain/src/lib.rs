@@ -13,4 +13,5 @@ pub mod identity;
 pub mod powers_of_attorney;
 pub mod register;
 pub mod session;
+pub mod summary_care_record;
 pub mod usage_log;

@@ -45,6 +45,11 @@ pub enum ProblemType {
     PersonDeceased,
     AlreadyLifted,
     DigitalAccessRemoved,
+    AlreadyOptedOut,
+    NotOptedOut,
+    RestoreWindowClosed,
+    RestoreStillPossible,
+    RecordActive,
     Internal,
     Unavailable,
 }
@@ -91,6 +96,11 @@ impl ProblemType {
             ProblemType::PersonDeceased => "person-deceased",
             ProblemType::AlreadyLifted => "already-lifted",
             ProblemType::DigitalAccessRemoved => "digital-access-removed",
+            ProblemType::AlreadyOptedOut => "already-opted-out",
+            ProblemType::NotOptedOut => "not-opted-out",
+            ProblemType::RestoreWindowClosed => "restore-window-closed",
+            ProblemType::RestoreStillPossible => "restore-still-possible",
+            ProblemType::RecordActive => "record-active",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -124,7 +134,12 @@ impl ProblemType {
             | ProblemType::NotAGuardian
             | ProblemType::NotInRegister
             | ProblemType::PersonDeceased => 422,
-            ProblemType::AlreadyLifted => 409,
+            ProblemType::AlreadyLifted
+            | ProblemType::AlreadyOptedOut
+            | ProblemType::NotOptedOut
+            | ProblemType::RestoreStillPossible
+            | ProblemType::RecordActive => 409,
+            ProblemType::RestoreWindowClosed => 410,
             ProblemType::DigitalAccessRemoved => 403,
             ProblemType::IdempotencyKeyInProgress => 409,
             ProblemType::NotTheGrantee
@@ -201,6 +216,15 @@ impl ProblemType {
             ProblemType::DigitalAccessRemoved => {
                 "Digital access to these services is removed; re-open it under access settings"
             }
+            ProblemType::AlreadyOptedOut => "The summary care record is already opted out of",
+            ProblemType::NotOptedOut => "The summary care record is not opted out of",
+            ProblemType::RestoreWindowClosed => {
+                "The 30 days to restore have passed and the data is deleted; you can ask for a new, empty summary care record"
+            }
+            ProblemType::RestoreStillPossible => {
+                "The opted-out summary care record can still be restored; restore it, or wait until the deadline for a new one"
+            }
+            ProblemType::RecordActive => "The summary care record is active",
             ProblemType::Internal => "Something went wrong on our side",
             ProblemType::Unavailable => "The service is temporarily unavailable",
         }

@@ -170,3 +170,23 @@ diesel::table! {
         lifted_by_org_name -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    summary_care_records (citizen_id) {
+        citizen_id -> Text,
+        state -> Text,
+        record_started_at -> Nullable<Timestamp>,
+        opted_out_at -> Nullable<Timestamp>,
+        purge_ordered_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    summary_care_record_purges (citizen_id, opted_out_at) {
+        citizen_id -> Text,
+        opted_out_at -> Timestamp,
+        ordered_at -> Timestamp,
+        ordered_by -> Text,
+    }
+}

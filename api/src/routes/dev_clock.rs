@@ -5,6 +5,7 @@ use actix_web::web;
 use chrono::Duration;
 use openapi::dev::{AdvanceClock, ClockState, SetClock};
 use openapi::problem::Problem;
+use openapi::summary_care_record::PurgeRun;
 
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -54,4 +55,21 @@ pub async fn advance(
         .map_err(|e| ApiError::validation("seconds", e.to_string()))?;
     tracing::warn!(target: "security", seconds, "dev clock advanced");
     Ok(web::Json(current(&state)?))
+}
+
+/// Order every summary-care-record purge due at the server's (dev) clock now, as the timer would.
+#[utoipa::path(post, path = "/dev/jobs/order-purges", tag = "dev",
+    responses((status = 200, body = PurgeRun), (status = 404, description = "Not in dev mode", body = Problem, content_type = "application/problem+json")))]
+pub async fn order_purges(state: web::Data<AppState>) -> Result<web::Json<PurgeRun>, ApiError> {
+    if state.dev_clock.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let now = state.now();
+    let db = state.db.clone();
+    let ordered = web::block(move || {
+        crate::routes::summary_care_record::order_due_purges(&db, now, "operator")
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(web::Json(PurgeRun { ordered }))
 }

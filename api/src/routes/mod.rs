@@ -14,6 +14,7 @@ pub mod me;
 pub mod notices;
 pub mod powers_of_attorney;
 pub mod representations;
+pub mod summary_care_record;
 pub mod terms;
 pub mod usage_log;
 
@@ -96,6 +97,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
             resource("/api/v1/access-switches/{switch}", "PUT")
                 .route(web::put().to(access_switches::set)),
         )
+        .service(
+            resource("/api/v1/summary-care-record", "GET")
+                .route(web::get().to(summary_care_record::get)),
+        )
+        .service(
+            resource("/api/v1/summary-care-record/opt-out", "POST")
+                .route(web::post().to(summary_care_record::opt_out)),
+        )
+        .service(
+            resource("/api/v1/summary-care-record/restoration", "POST")
+                .route(web::post().to(summary_care_record::restore)),
+        )
+        .service(
+            resource("/api/v1/summary-care-record/new-record", "POST")
+                .route(web::post().to(summary_care_record::new_record)),
+        )
+        .service(
+            resource("/api/v1/decisions/summary-care-record", "POST")
+                .route(web::post().to(summary_care_record::decide)),
+        )
         .service(resource("/api/v1/notices", "GET").route(web::get().to(notices::notices)))
         .service(
             resource("/api/v1/child-restrictions/refusals", "POST")
@@ -129,7 +150,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
                 .route(web::get().to(dev_clock::get))
                 .route(web::put().to(dev_clock::set)),
         )
-        .service(resource("/dev/clock/advance", "POST").route(web::post().to(dev_clock::advance)));
+        .service(resource("/dev/clock/advance", "POST").route(web::post().to(dev_clock::advance)))
+        .service(
+            resource("/dev/jobs/order-purges", "POST")
+                .route(web::post().to(dev_clock::order_purges)),
+        );
     }
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE summary_care_record_purges;
+DROP TABLE summary_care_records;
