@@ -363,3 +363,37 @@ fn child_restrictions_round_trip_and_lift_once_on_both_backends() {
         assert_eq!(children::find(&mut conn, "nope").unwrap(), None);
     });
 }
+
+#[test]
+fn summary_care_record_states_round_trip_and_a_purge_is_recorded_once() {
+    use crate::summary_care_records as scr;
+    use domain::summary_care_record::RecordState;
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let c = citizen(&mut conn);
+        assert_eq!(scr::get(&mut conn, &c.id).unwrap(), RecordState::default());
+        let out = RecordState::OptedOut {
+            at: at(10, 0, 0),
+            record_started_at: Some(at(9, 0, 0)),
+        };
+        scr::put(&mut conn, &c.id, &out, at(10, 0, 0)).unwrap();
+        assert_eq!(scr::get(&mut conn, &c.id).unwrap(), out);
+        assert_eq!(
+            scr::opted_out_before(&mut conn, at(10, 0, 1), 10).unwrap(),
+            vec![c.id.clone()]
+        );
+        assert!(scr::opted_out_before(&mut conn, at(10, 0, 0), 10)
+            .unwrap()
+            .is_empty());
+        let purged = RecordState::Purged {
+            opted_out_at: at(10, 0, 0),
+            purge_ordered_at: at(11, 0, 0),
+        };
+        scr::put(&mut conn, &c.id, &purged, at(11, 0, 0)).unwrap();
+        assert_eq!(scr::get(&mut conn, &c.id).unwrap(), purged);
+        scr::record_purge(&mut conn, &c.id, at(10, 0, 0), at(11, 0, 0), "scheduler").unwrap();
+        let again = scr::record_purge(&mut conn, &c.id, at(10, 0, 0), at(11, 0, 1), "operator");
+        assert!(again.is_err(), "one purge per opt-out");
+        assert_eq!(scr::purges_ordered(&mut conn, &c.id).unwrap(), 1);
+    });
+}
