@@ -15,5 +15,6 @@ mod login_security;
 mod operations;
 mod powers_of_attorney;
 mod service_tokens;
+mod summary_care_record;
 mod terms;
 mod usage_log;

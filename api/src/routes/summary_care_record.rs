@@ -7,7 +7,7 @@
 //! after the subject's row is locked, so concurrent requests are decided one after the other.
 
 use actix_web::web;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use domain::guardianship::AgeBand;
 use domain::identity::NationalId;
 use domain::summary_care_record::{
@@ -68,8 +68,9 @@ earlier medicines and critical information are not in it."
             .to_owned(),
         (_, Possible::Restore { until }) => format!(
             "You have opted out. Health personnel cannot see your summary care record and nothing \
-can be added to it. You can change your mind and have it restored until {}.",
-            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+can be added to it. You can change your mind and have it restored until the end of {} \
+(Norwegian time).",
+            last_day(until).format("%-d %B %Y")
         ),
         _ => "You have opted out and the 30 days to restore have passed, so your summary care \
 record is deleted. You can ask for a new one; it will hold information from that day only."
@@ -89,6 +90,11 @@ record is deleted. You can ask for a new one; it will hold information from that
         record_started_at: started,
         message,
     }
+}
+
+/// The last Oslo calendar day before `deadline` (which is an Oslo midnight).
+fn last_day(deadline: DateTime<Utc>) -> chrono::NaiveDate {
+    domain::clock::oslo_date(deadline - chrono::Duration::seconds(1))
 }
 
 /// Whose record the request is about: the caller's, or a child under 12's for a guardian.
@@ -143,7 +149,8 @@ async fn change(
 ) -> Result<web::Json<SummaryCareRecordStatus>, ApiError> {
     let subject = subject_of(&actor)?;
     let me = actor.who.citizen.id.clone();
-    let now = actor.who.now;
+    // Stored to the whole second: the answer says what a later read will say.
+    let now = actor.who.now.trunc_subsecs(0);
     let config = state.config.clone();
     let rep_id = actor.acting.map(|r| r.id);
     let s = subject.clone();
@@ -345,6 +352,7 @@ pub fn order_due_purges(
     now: DateTime<Utc>,
     ordered_by: &'static str,
 ) -> Result<usize, ApiError> {
+    let now = now.trunc_subsecs(0);
     // The deadline is at least 30 days minus an hour after the opt-out: a wide net, the rule decides.
     let cutoff = now - chrono::Duration::days(rules::RESTORE_DAYS - 1);
     let mut ordered = 0;
@@ -395,4 +403,29 @@ fn order_one(
         Feed::Publish,
     )?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_message_names_the_last_oslo_day_not_the_utc_instant() {
+        // The deadline 2026-12-23T23:00:00Z is 00:00 on 24 December in Oslo.
+        let deadline = Utc.with_ymd_and_hms(2026, 12, 23, 23, 0, 0).unwrap();
+        assert_eq!(last_day(deadline).to_string(), "2026-12-23");
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let body = status(
+            "c".into(),
+            &rules::opt_out(&RecordState::default(), at).unwrap(),
+            at,
+        );
+        assert!(
+            body.message.contains("23 December 2026"),
+            "{}",
+            body.message
+        );
+        assert_eq!(body.possible_until, Some(deadline));
+    }
 }
