@@ -9,14 +9,14 @@
 //! Hanne is the sole parent of Emma (17). Every test pins the server's clock to [`TODAY`] so the
 //! ages do not depend on the day the tests run. Refused requests are checked to change nothing.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use tests::persons::{
     ASTRID, BJORN, ELLA, EMMA, FILIP, HANNE, JAKOB, KARI, LUKAS, NORA, OLA, SOFIE, UNKNOWN,
 };
-use tests::{both_backends, Backend, Session, TestApp};
+use tests::{at, both_backends, instant, Backend, Session, TestApp};
 
 use crate::errors::expect_problem;
 
@@ -88,7 +88,7 @@ const WHY_WORDS: [&str; 7] = [
 /// A server with the default register, its clock pinned to [`TODAY`].
 async fn family(backend: Backend) -> TestApp {
     let app = TestApp::spawn(backend).await;
-    set_clock(&app, TODAY).await;
+    app.set_clock(TODAY).await;
     app
 }
 
@@ -126,44 +126,8 @@ async fn family_with_extract(backend: Backend, extract: &Value) -> TestApp {
         .spawn()
         .await;
     let _ = std::fs::remove_file(&path);
-    set_clock(&app, TODAY).await;
+    app.set_clock(TODAY).await;
     app
-}
-
-async fn set_clock(app: &TestApp, now: &str) {
-    let res = app
-        .client
-        .put(app.url("/dev/clock"))
-        .json(&json!({ "now": now }))
-        .send()
-        .await
-        .expect("dev clock");
-    assert_eq!(res.status(), StatusCode::OK, "PUT /dev/clock {now}");
-}
-
-/// The server's "now".
-async fn server_now(app: &TestApp) -> DateTime<Utc> {
-    let body: Value = app
-        .client
-        .get(app.url("/dev/clock"))
-        .send()
-        .await
-        .expect("dev clock")
-        .json()
-        .await
-        .expect("clock JSON");
-    instant(&body["now"])
-}
-
-fn instant(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| panic!("an RFC 3339 time: {v}"))
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    instant(&json!(s))
 }
 
 /// Logs `pid` in and accepts the terms in force at `level`.
@@ -1235,7 +1199,8 @@ async fn the_16th_birthday_ends_guardian_access(backend: Backend) {
 
     // A minute before (sessions idle out over days of clock: log in again).
     let birthday = at(ELLA_16);
-    set_clock(&app, &(birthday - Duration::seconds(60)).to_rfc3339()).await;
+    app.set_clock(&(birthday - Duration::seconds(60)).to_rfc3339())
+        .await;
     let kari = app.login(KARI).await;
     let ola = app.login(OLA).await;
     let kari_ella = rep_id(&child_rep(&app, &kari, ELLA_NAME).await);
@@ -1246,17 +1211,18 @@ async fn the_16th_birthday_ends_guardian_access(backend: Backend) {
     );
 
     // The last second before.
-    set_clock(&app, &(birthday - Duration::seconds(1)).to_rfc3339()).await;
+    app.set_clock(&(birthday - Duration::seconds(1)).to_rfc3339())
+        .await;
     let list = selector(&app, &kari).await;
     assert!(
-        server_now(&app).await < birthday,
+        app.server_now().await < birthday,
         "the check ran within the last second (a slow machine makes this test inconclusive)"
     );
     let rep = listed(&list, ELLA_NAME).expect("still listed the second before");
     assert_eq!(rep["age_band"], "12_to_16", "{rep}");
 
     // The first second of the birthday.
-    set_clock(&app, ELLA_16).await;
+    app.set_clock(ELLA_16).await;
     for (s, pid, id) in [(&kari, KARI, &kari_ella), (&ola, OLA, &ola_ella)] {
         let list = selector(&app, s).await;
         assert!(listed(&list, ELLA_NAME).is_none(), "{list}");
@@ -1301,7 +1267,8 @@ async fn the_12th_birthday_restricts_guardian_access(backend: Backend) {
     report_access(&app, JAKOB, None, "Uten område").await;
 
     let birthday = at(JAKOB_12);
-    set_clock(&app, &(birthday - Duration::seconds(60)).to_rfc3339()).await;
+    app.set_clock(&(birthday - Duration::seconds(60)).to_rfc3339())
+        .await;
     let kari = app.login(KARI).await;
     let id = rep_id(&child_rep(&app, &kari, JAKOB_NAME).await);
     use_service_ok(&app, &kari, Some(&id), "patient_record", &jakob).await;
@@ -1311,17 +1278,18 @@ async fn the_12th_birthday_restricts_guardian_access(backend: Backend) {
         "under 12 a guardian sees every access"
     );
 
-    set_clock(&app, &(birthday - Duration::seconds(1)).to_rfc3339()).await;
+    app.set_clock(&(birthday - Duration::seconds(1)).to_rfc3339())
+        .await;
     let list = selector(&app, &kari).await;
     assert!(
-        server_now(&app).await < birthday,
+        app.server_now().await < birthday,
         "the check ran within the last second (a slow machine makes this test inconclusive)"
     );
     let rep = listed(&list, JAKOB_NAME).expect("listed");
     assert_eq!(rep["age_band"], "under_12", "{rep}");
     assert_eq!(area_set(&rep["areas"]), set_of(&ALL_AREAS), "{rep}");
 
-    set_clock(&app, JAKOB_12).await;
+    app.set_clock(JAKOB_12).await;
     let rep = child_rep(&app, &kari, JAKOB_NAME).await;
     assert_eq!(rep["age_band"], "12_to_16", "{rep}");
     assert_eq!(area_set(&rep["areas"]), set_of(&FROM_12_AREAS), "{rep}");

@@ -309,11 +309,11 @@ async fn it_ends_at_its_end_time(backend: Backend) {
         StatusCode::OK
     );
 
-    set_clock(&app, "2030-01-01T11:59:59Z").await;
+    app.set_clock("2030-01-01T11:59:59Z").await;
     // Sessions would have idled out over years of clock: log in again at the new time.
     let astrid = app.login(persons::ASTRID).await;
     assert_eq!(list(&app, &astrid).await["given"][0]["status"], "active");
-    set_clock(&app, end).await;
+    app.set_clock(end).await;
     let given = list(&app, &astrid).await;
     assert_eq!(given["given"][0]["status"], "ended");
     assert_eq!(given["given"][0]["end_reason"], "expired");
@@ -325,40 +325,29 @@ async fn it_ends_at_its_end_time(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-async fn set_clock(app: &TestApp, now: &str) {
-    let res = app
-        .client
-        .put(app.url("/dev/clock"))
-        .json(&json!({ "now": now }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-}
-
 /// The 16th birthday (grantor) and the 18th (grantee) count from 00:00 in Oslo: refused at the
 /// last second of the day before, allowed at the first second of the birthday.
 async fn birthdays_count_from_midnight_in_oslo(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // Ella turns 16 on 9 December 2026: 00:00 in Oslo (UTC+1) is 23:00 UTC the day before.
-    set_clock(&app, "2026-12-08T22:59:59Z").await;
+    app.set_clock("2026-12-08T22:59:59Z").await;
     let ella = citizen(&app, ELLA).await;
     let body = json!({ "grantee_pid": persons::BJORN, "all_areas": true });
     let (status, p) = grant(&app, &ella, body.clone()).await;
     assert_eq!(status.as_u16(), 422, "{p}");
     assert_eq!(p["type"], "/problems/grantor-under-16");
-    set_clock(&app, "2026-12-08T23:00:00Z").await;
+    app.set_clock("2026-12-08T23:00:00Z").await;
     let (status, p) = grant(&app, &ella, body).await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
 
     // Emma turns 18 on 8 March 2027.
-    set_clock(&app, "2027-03-07T22:59:59Z").await;
+    app.set_clock("2027-03-07T22:59:59Z").await;
     let astrid = citizen(&app, persons::ASTRID).await;
     let body = json!({ "grantee_pid": EMMA, "all_areas": true });
     let (status, p) = grant(&app, &astrid, body.clone()).await;
     assert_eq!(status.as_u16(), 422, "{p}");
     assert_eq!(p["type"], "/problems/grantee-under-18");
-    set_clock(&app, "2027-03-07T23:00:00Z").await;
+    app.set_clock("2027-03-07T23:00:00Z").await;
     let (status, p) = grant(&app, &astrid, body).await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
 }
@@ -368,7 +357,7 @@ async fn birthdays_count_from_midnight_in_oslo(backend: Backend) {
 /// restricted set guardians had from her 12th birthday).
 async fn at_sixteen_guardianship_gives_way_to_a_power_of_attorney(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    set_clock(&app, "2026-12-08T22:59:59Z").await;
+    app.set_clock("2026-12-08T22:59:59Z").await;
     let kari = citizen(&app, persons::KARI).await;
     let ella = citizen(&app, ELLA).await;
     let kinds = |list: &Value| -> Vec<(String, String)> {
@@ -399,7 +388,7 @@ async fn at_sixteen_guardianship_gives_way_to_a_power_of_attorney(backend: Backe
     assert_eq!(status.as_u16(), 422, "{p}");
     assert_eq!(p["type"], "/problems/grantor-under-16");
 
-    set_clock(&app, "2026-12-08T23:00:00Z").await;
+    app.set_clock("2026-12-08T23:00:00Z").await;
     let (_, reps) = app.get_json(&kari, "/api/v1/representations").await;
     assert!(kinds(&reps).is_empty(), "guardian access ended: {reps}");
     let (status, g) = grant(&app, &ella, body).await;

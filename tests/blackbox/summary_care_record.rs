@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use tests::persons::{ASTRID, BJORN, INGRID, KARI, LUKAS, NORA, OLA, UNKNOWN};
-use tests::{both_backends, Backend, Session, TestApp};
+use tests::{at, both_backends, instant, Backend, Session, TestApp};
 
 use crate::errors::expect_problem;
 
@@ -59,44 +59,8 @@ async fn portal(backend: Backend) -> TestApp {
         .env("PURGE_INTERVAL_SECONDS", "0")
         .spawn()
         .await;
-    set_clock(&app, TODAY).await;
+    app.set_clock(TODAY).await;
     app
-}
-
-async fn set_clock(app: &TestApp, now: &str) {
-    let res = app
-        .client
-        .put(app.url("/dev/clock"))
-        .json(&json!({ "now": now }))
-        .send()
-        .await
-        .expect("dev clock");
-    assert_eq!(res.status(), StatusCode::OK, "PUT /dev/clock {now}");
-}
-
-/// The server's "now".
-async fn server_now(app: &TestApp) -> DateTime<Utc> {
-    let body: Value = app
-        .client
-        .get(app.url("/dev/clock"))
-        .send()
-        .await
-        .expect("dev clock")
-        .json()
-        .await
-        .expect("clock JSON");
-    instant(&body["now"])
-}
-
-fn instant(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| panic!("an RFC 3339 time: {v}"))
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    instant(&json!(s))
 }
 
 /// `v` is a time within `[from, from + slack]`.
@@ -489,9 +453,11 @@ async fn restore_until_the_last_second_of_the_window(backend: Backend) {
     change_ok(&app, &astrid, None, OPT_OUT).await;
 
     let deadline = at(DEADLINE);
-    set_clock(&app, &(deadline - Duration::seconds(60)).to_rfc3339()).await;
+    app.set_clock(&(deadline - Duration::seconds(60)).to_rfc3339())
+        .await;
     let astrid = app.login(ASTRID).await;
-    set_clock(&app, &(deadline - Duration::seconds(1)).to_rfc3339()).await;
+    app.set_clock(&(deadline - Duration::seconds(1)).to_rfc3339())
+        .await;
     let (status, back) = tests::app::send_json(change(&app, &astrid, None, RESTORATION)).await;
     assert_eq!(status, StatusCode::OK, "restore at the last second: {back}");
     assert_active(&back, &me, None);
@@ -499,18 +465,20 @@ async fn restore_until_the_last_second_of_the_window(backend: Backend) {
     // A second opt-out, just after midnight in Oslo, across the start of summer time.
     let second = "2027-03-10T23:30:00Z";
     let second_deadline = "2027-04-10T22:00:00Z";
-    set_clock(&app, second).await;
+    app.set_clock(second).await;
     let astrid = app.login(ASTRID).await;
     let out = change_ok(&app, &astrid, None, OPT_OUT).await;
     assert_opted_out(&out, &me, at(second), second_deadline);
 
     let deadline = at(second_deadline);
-    set_clock(&app, &(deadline - Duration::seconds(60)).to_rfc3339()).await;
+    app.set_clock(&(deadline - Duration::seconds(60)).to_rfc3339())
+        .await;
     let astrid = app.login(ASTRID).await;
-    set_clock(&app, &(deadline - Duration::seconds(1)).to_rfc3339()).await;
+    app.set_clock(&(deadline - Duration::seconds(1)).to_rfc3339())
+        .await;
     let last = record_status(&app, &astrid, None).await;
     assert_eq!(last["possible"], "restore", "{last}");
-    set_clock(&app, second_deadline).await;
+    app.set_clock(second_deadline).await;
     let closed = record_status(&app, &astrid, None).await;
     assert_eq!(
         closed["state"], "opted_out",
@@ -559,7 +527,7 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
     assert_eq!(order_purges(&app).await, 0, "nothing is due yet");
 
     // Bjørn opts out on 1 December: restorable through 31 December.
-    set_clock(&app, "2026-12-01T12:00:00Z").await;
+    app.set_clock("2026-12-01T12:00:00Z").await;
     let bjorn = app.login(BJORN).await;
     let his = change_ok(&app, &bjorn, None, OPT_OUT).await;
     assert_opted_out(
@@ -570,8 +538,8 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
     );
 
     // At Astrid's deadline exactly her purge is due, and Bjørn's is not.
-    set_clock(&app, DEADLINE).await;
-    let ordered_from = server_now(&app).await;
+    app.set_clock(DEADLINE).await;
+    let ordered_from = app.server_now().await;
     assert_eq!(order_purges(&app).await, 1);
     let events = feed(&app).await;
     assert_eq!(
@@ -626,7 +594,7 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
         "refusals change nothing"
     );
 
-    let asked = server_now(&app).await;
+    let asked = app.server_now().await;
     let fresh = change_ok(&app, &astrid, None, NEW_RECORD).await;
     assert_near("record_started_at", &fresh["record_started_at"], asked, 30);
     let started = fresh["record_started_at"].clone();
@@ -667,7 +635,7 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
     assert_eq!(entries[0]["actor_kind"], "citizen", "{}", entries[0]);
 
     // Bjørn's deadline: one of four concurrent runs orders his purge.
-    set_clock(&app, "2027-01-01T08:00:00Z").await;
+    app.set_clock("2027-01-01T08:00:00Z").await;
     let runs = join_all((0..4).map(|_| order_purges(&app))).await;
     assert_eq!(runs.iter().sum::<u64>(), 1, "exactly one purge: {runs:?}");
     assert_eq!(order_purges(&app).await, 0);
@@ -698,13 +666,13 @@ async fn a_new_record_past_the_deadline_orders_the_purge_first(backend: Backend)
     let me = astrid.citizen_id.clone();
     change_ok(&app, &astrid, None, OPT_OUT).await;
 
-    set_clock(&app, "2026-12-24T09:00:00Z").await;
+    app.set_clock("2026-12-24T09:00:00Z").await;
     let astrid = app.login(ASTRID).await;
     let due = record_status(&app, &astrid, None).await;
     assert_eq!(due["state"], "opted_out", "no job ran: {due}");
     assert_eq!(due["possible"], "new_record", "{due}");
 
-    let asked = server_now(&app).await;
+    let asked = app.server_now().await;
     let fresh = change_ok(&app, &astrid, None, NEW_RECORD).await;
     assert_near("record_started_at", &fresh["record_started_at"], asked, 30);
     let started = fresh["record_started_at"].clone();
@@ -834,7 +802,7 @@ async fn each_answer_is_the_status_as_stored(backend: Backend) {
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         answers.push((path, body, record_status(&app, &astrid, None).await));
     }
-    set_clock(&app, "2026-12-24T09:00:00Z").await;
+    app.set_clock("2026-12-24T09:00:00Z").await;
     let astrid = app.login(ASTRID).await;
     let (status, body) = tests::app::send_json(change(&app, &astrid, None, NEW_RECORD)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1090,7 +1058,7 @@ async fn the_machine_decision_follows_each_state(backend: Backend) {
     same("restored", &decide(&app, &token, ASTRID).await, &own);
 
     change_ok(&app, &astrid, None, OPT_OUT).await;
-    set_clock(&app, "2026-12-24T09:00:00Z").await;
+    app.set_clock("2026-12-24T09:00:00Z").await;
     let machine = decide(&app, &token, ASTRID).await;
     assert_eq!(machine["state"], "opted_out", "{machine}");
     assert_eq!(machine["possible"], "new_record", "{machine}");
@@ -1131,12 +1099,12 @@ async fn the_timer_orders_due_purges(backend: Backend) {
         .env("PURGE_INTERVAL_SECONDS", "1")
         .spawn()
         .await;
-    set_clock(&app, TODAY).await;
+    app.set_clock(TODAY).await;
     let astrid = citizen(&app, ASTRID, "full").await;
     let me = astrid.citizen_id.clone();
     change_ok(&app, &astrid, None, OPT_OUT).await;
 
-    set_clock(&app, "2026-12-24T09:00:00Z").await;
+    app.set_clock("2026-12-24T09:00:00Z").await;
     let astrid = app.login(ASTRID).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -1169,12 +1137,12 @@ async fn the_timer_orders_due_purges(backend: Backend) {
 async fn the_operator_command_orders_due_purges(backend: Backend) {
     let app = portal(backend).await;
     let long_ago = Utc::now() - Duration::days(40);
-    set_clock(&app, &long_ago.to_rfc3339()).await;
+    app.set_clock(&long_ago.to_rfc3339()).await;
     let astrid = citizen(&app, ASTRID, "full").await;
     let me = astrid.citizen_id.clone();
     change_ok(&app, &astrid, None, OPT_OUT).await;
     // The dev clock back at the system clock's now.
-    set_clock(&app, &Utc::now().to_rfc3339()).await;
+    app.set_clock(&Utc::now().to_rfc3339()).await;
 
     for expected in ["purges ordered: 1", "purges ordered: 0"] {
         let out = app.run_command_with(&["order-purges"]);

@@ -424,6 +424,32 @@ impl TestApp {
             .header("authorization", format!("Bearer {token}"))
     }
 
+    /// Sets the server's clock to `now` (RFC 3339; dev mode).
+    pub async fn set_clock(&self, now: &str) {
+        let res = self
+            .client
+            .put(self.url("/dev/clock"))
+            .json(&serde_json::json!({ "now": now }))
+            .send()
+            .await
+            .expect("dev clock");
+        assert_eq!(res.status(), StatusCode::OK, "PUT /dev/clock {now}");
+    }
+
+    /// The server's "now" (dev mode).
+    pub async fn server_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let body: Value = self
+            .client
+            .get(self.url("/dev/clock"))
+            .send()
+            .await
+            .expect("dev clock")
+            .json()
+            .await
+            .expect("clock JSON");
+        crate::instant(&body["now"])
+    }
+
     /// Moves the server's clock (dev mode).
     pub async fn advance_clock(&self, seconds: i64) {
         let res = self

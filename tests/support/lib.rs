@@ -14,6 +14,19 @@ pub mod logscan;
 pub use app::{Backend, Session, TestApp};
 pub use idp::Idp;
 
+/// An RFC 3339 time in a JSON answer.
+pub fn instant(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("an RFC 3339 time: {v}"))
+}
+
+/// An RFC 3339 time written in a test.
+pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    instant(&serde_json::Value::String(s.to_owned()))
+}
+
 /// Synthetic persons of `dev/idp/persons.json` used by the tests.
 pub mod persons {
     /// Astrid Lunde, 34: the default happy-path adult.
