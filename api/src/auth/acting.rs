@@ -12,7 +12,8 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use domain::consent;
 use domain::guardianship::{Access, GuardianAccess};
-use domain::powers_of_attorney::{self as rules, GrantStatus, ServiceArea};
+use domain::identity::NationalId;
+use domain::powers_of_attorney::{self as rules, Grant, GrantStatus, Party, ServiceArea};
 use domain::usage_log::ActorKind;
 use futures_util::future::LocalBoxFuture;
 use persistence::powers_of_attorney as store;
@@ -89,16 +90,6 @@ pub struct UnavailableChild {
     pub name: String,
 }
 
-/// Every representation `grantee_id` holds at `now`: powers of attorney first, then children.
-pub fn representations_of(
-    conn: &mut AnyConnection,
-    me_id: &str,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<Vec<Representation>, ApiError> {
-    Ok(selector(conn, me_id, config, now)?.0)
-}
-
 /// The person selector: the representations `me_id` holds at `now`, and the children whose
 /// access is not available.
 pub fn selector(
@@ -118,14 +109,9 @@ pub fn selector(
             continue;
         };
         match access {
-            GuardianAccess::Available(access) => out.push(Representation {
-                // The child's portal id: opaque, and stable across the birthday changes.
-                id: subject_id.clone(),
-                subject_id,
-                subject_name: Some(name),
-                areas: access.areas.clone(),
-                basis: Basis::Guardian(access),
-            }),
+            GuardianAccess::Available(access) => {
+                out.push(guardian_representation(subject_id, name, access));
+            }
             GuardianAccess::Unavailable(_) => {
                 unavailable.push(UnavailableChild { subject_id, name });
             }
@@ -133,6 +119,17 @@ pub fn selector(
         }
     }
     Ok((out, unavailable))
+}
+
+fn guardian_representation(subject_id: String, name: String, access: Access) -> Representation {
+    Representation {
+        // The child's portal id: opaque, and stable across the birthday changes.
+        id: subject_id.clone(),
+        subject_id,
+        subject_name: Some(name),
+        areas: access.areas.clone(),
+        basis: Basis::Guardian(access),
+    }
 }
 
 /// The active powers of attorney `grantee_id` holds.
@@ -147,47 +144,99 @@ pub fn powers_held(
         if g.grantee_id != grantee_id {
             continue;
         }
-        let alive = grantor_alive(conn, &g, config, now)?;
-        if rules::status(&g, alive, now) != GrantStatus::Active {
-            continue;
+        if let Some(r) = power_representation(conn, &g, config, now)? {
+            out.push(r);
         }
-        let Some(grantor) = citizens::find(conn, &g.grantor_id)? else {
-            continue;
-        };
-        let grantor_consent = consent::status(grantor.consent.as_ref(), &config.terms_version);
-        let switches = access_switches::get(conn, &g.grantor_id)?.switches;
-        let areas = switches.limit(rules::effective_areas(&g.coverage, &grantor_consent));
-        if areas.is_empty() {
-            continue;
-        }
-        let subject_name = registered(conn, &g.grantor_id, config)?
-            .map(|p| format!("{} {}", p.given_name, p.family_name));
-        out.push(Representation {
-            // The power of attorney's id is already opaque and scoped to its two parties.
-            id: g.id.clone(),
-            subject_id: g.grantor_id.clone(),
-            subject_name,
-            areas,
-            basis: Basis::PowerOfAttorney {
-                id: g.id.clone(),
-                valid_until: g.valid_until,
-            },
-        });
     }
     Ok(out)
 }
 
-/// The caller's representation `id`, if it is live now.
+/// Grant `g` as a representation of its grantee at `now`: active, grantor alive, and reaching at
+/// least one area (granted, opened by the grantor's consent, left open by the grantor's switches).
+fn power_representation(
+    conn: &mut AnyConnection,
+    g: &Grant,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Option<Representation>, ApiError> {
+    let alive = grantor_alive(conn, g, config, now)?;
+    if rules::status(g, alive, now) != GrantStatus::Active {
+        return Ok(None);
+    }
+    let Some(grantor) = citizens::find(conn, &g.grantor_id)? else {
+        return Ok(None);
+    };
+    let grantor_consent = consent::status(grantor.consent.as_ref(), &config.terms_version);
+    let switches = access_switches::get(conn, &g.grantor_id)?.switches;
+    let areas = switches.limit(rules::effective_areas(&g.coverage, &grantor_consent));
+    if areas.is_empty() {
+        return Ok(None);
+    }
+    let subject_name = registered(conn, &g.grantor_id, config)?
+        .map(|p| format!("{} {}", p.given_name, p.family_name));
+    Ok(Some(Representation {
+        // The power of attorney's id is already opaque and scoped to its two parties.
+        id: g.id.clone(),
+        subject_id: g.grantor_id.clone(),
+        subject_name,
+        areas,
+        basis: Basis::PowerOfAttorney {
+            id: g.id.clone(),
+            valid_until: g.valid_until,
+        },
+    }))
+}
+
+/// The caller's representation `id`, if it is live now. Decides only the one named: a power of
+/// attorney the caller holds with that id, or the child with that portal id whom the caller is
+/// an available guardian of. Every request with `X-Acting-For` comes here, so it does not build
+/// the whole selector.
 pub fn resolve(
     conn: &mut AnyConnection,
-    grantee_id: &str,
+    me_id: &str,
     id: &str,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<Option<Representation>, ApiError> {
-    Ok(representations_of(conn, grantee_id, config, now)?
-        .into_iter()
-        .find(|r| r.id == id))
+    if let Some((g, party)) = store::find_for_party(conn, id, me_id)? {
+        return match party {
+            Party::Grantee => power_representation(conn, &g, config, now),
+            Party::Grantor => Ok(None),
+        };
+    }
+    let (Some(me), Some(pid)) = (
+        citizens::find(conn, me_id)?,
+        citizens::national_id_of(conn, id)?,
+    ) else {
+        return Ok(None);
+    };
+    let Ok(pid) = NationalId::parse(&pid, config.id_policy()) else {
+        return Ok(None);
+    };
+    let Some(child) = guardians::child(conn, &pid, config)? else {
+        return Ok(None);
+    };
+    Ok(match guardians::access_of(&child, &me, config, now) {
+        GuardianAccess::Available(access) => {
+            Some(guardian_representation(id.to_owned(), child.name(), access))
+        }
+        _ => None,
+    })
+}
+
+/// Inside a handler's transaction: the representation the request was extracted with, decided
+/// again (never a stale yes), or `not-found` when it no longer holds. `None` when the request is
+/// for the caller themself.
+pub fn recheck(
+    conn: &mut AnyConnection,
+    me_id: &str,
+    rep_id: Option<&str>,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Option<Representation>, ApiError> {
+    rep_id
+        .map(|id| resolve(conn, me_id, id, config, now)?.ok_or(ApiError::NotFound))
+        .transpose()
 }
 
 /// The `X-Acting-For` header's value, if sent.

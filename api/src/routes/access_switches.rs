@@ -9,7 +9,7 @@ use openapi::problem::Problem;
 use persistence::access_switches::{self as store, StoredSwitches};
 
 use crate::audit::{self, Actor, Feed};
-use crate::auth::acting::{resolve, ActingCitizen, Basis};
+use crate::auth::acting::{recheck, ActingCitizen, Basis};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -110,13 +110,9 @@ pub async fn set(
     let s = subject.clone();
     let stored = state
         .tx(move |conn| {
-            let kind = match &rep_id {
-                // Decided again inside the transaction that writes: never a stale yes.
-                Some(id) => resolve(conn, &me, id, &config, now)?
-                    .ok_or(ApiError::NotFound)?
-                    .actor_kind(),
-                None => domain::usage_log::ActorKind::Citizen,
-            };
+            // Decided again inside the transaction that writes: never a stale yes.
+            let kind = recheck(conn, &me, rep_id.as_deref(), &config, now)?
+                .map_or(domain::usage_log::ActorKind::Citizen, |r| r.actor_kind());
             let before = store::get(conn, &s)?;
             if before.switches.is_removed(switch) == removed {
                 return Ok(before);

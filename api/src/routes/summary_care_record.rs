@@ -22,7 +22,7 @@ use persistence::db::lock_citizen;
 use persistence::{citizens, summary_care_records as store, AnyConnection};
 
 use crate::audit::{self, Actor, Feed};
-use crate::auth::acting::{resolve, ActingCitizen, Basis};
+use crate::auth::acting::{recheck, ActingCitizen, Basis};
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -156,13 +156,9 @@ async fn change(
     let s = subject.clone();
     let after = state
         .tx(move |conn| {
-            let kind = match &rep_id {
-                // Decided again in this transaction: never a stale yes.
-                Some(id) => resolve(conn, &me, id, &config, now)?
-                    .ok_or(ApiError::NotFound)?
-                    .actor_kind(),
-                None => ActorKind::Citizen,
-            };
+            // Decided again inside the transaction that writes: never a stale yes.
+            let kind = recheck(conn, &me, rep_id.as_deref(), &config, now)?
+                .map_or(ActorKind::Citizen, |r| r.actor_kind());
             lock_citizen(conn, &s)?;
             let before = store::get(conn, &s)?;
             let steps = decide(&before, now)?;
