@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use domain::consent::ConsentError;
 use domain::guardianship::RestrictionRefused;
 use domain::powers_of_attorney::{GrantRefusal, LifecycleError};
+use domain::sharing::SharingError;
 use domain::summary_care_record::RecordError;
 use openapi::problem::{FieldError, Problem, ProblemType, WithdrawalBlockerBody};
 use persistence::{StoreError, TxError};
@@ -81,6 +82,8 @@ pub enum ApiError {
     DigitalAccessRemoved,
     #[error("summary care record: {0}")]
     Record(#[from] RecordError),
+    #[error("sharing: {0}")]
+    Sharing(#[from] SharingError),
 }
 
 impl ApiError {
@@ -145,6 +148,10 @@ impl ApiError {
             ApiError::NotInRegister => ProblemType::NotInRegister,
             ApiError::AlreadyLifted => ProblemType::AlreadyLifted,
             ApiError::DigitalAccessRemoved => ProblemType::DigitalAccessRemoved,
+            ApiError::Sharing(e) => match e {
+                SharingError::AlreadyBlocked => ProblemType::AlreadyBlocked,
+                SharingError::AlreadyObjected => ProblemType::AlreadyObjected,
+            },
             ApiError::Record(e) => match e {
                 RecordError::AlreadyOptedOut => ProblemType::AlreadyOptedOut,
                 RecordError::NotOptedOut => ProblemType::NotOptedOut,

@@ -13,5 +13,6 @@ pub mod identity;
 pub mod powers_of_attorney;
 pub mod register;
 pub mod session;
+pub mod sharing;
 pub mod summary_care_record;
 pub mod usage_log;

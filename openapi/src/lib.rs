@@ -15,6 +15,7 @@ pub mod powers_of_attorney;
 pub mod problem;
 pub mod representation;
 pub mod service;
+pub mod sharing;
 pub mod summary_care_record;
 
 /// Security scheme names used in the document.

@@ -50,6 +50,8 @@ pub enum ProblemType {
     RestoreWindowClosed,
     RestoreStillPossible,
     RecordActive,
+    AlreadyBlocked,
+    AlreadyObjected,
     Internal,
     Unavailable,
 }
@@ -101,6 +103,8 @@ impl ProblemType {
             ProblemType::RestoreWindowClosed => "restore-window-closed",
             ProblemType::RestoreStillPossible => "restore-still-possible",
             ProblemType::RecordActive => "record-active",
+            ProblemType::AlreadyBlocked => "already-blocked",
+            ProblemType::AlreadyObjected => "already-objected",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -138,7 +142,9 @@ impl ProblemType {
             | ProblemType::AlreadyOptedOut
             | ProblemType::NotOptedOut
             | ProblemType::RestoreStillPossible
-            | ProblemType::RecordActive => 409,
+            | ProblemType::RecordActive
+            | ProblemType::AlreadyBlocked
+            | ProblemType::AlreadyObjected => 409,
             ProblemType::RestoreWindowClosed => 410,
             ProblemType::DigitalAccessRemoved => 403,
             ProblemType::IdempotencyKeyInProgress => 409,
@@ -212,7 +218,9 @@ impl ProblemType {
             }
             ProblemType::NotInRegister => "The population register does not know this person",
             ProblemType::PersonDeceased => "The population register records this person as dead",
-            ProblemType::AlreadyLifted => "The restriction has already been lifted",
+            ProblemType::AlreadyLifted => "It has already been lifted",
+            ProblemType::AlreadyBlocked => "A block of this kind is already in force",
+            ProblemType::AlreadyObjected => "An objection against them is already in force",
             ProblemType::DigitalAccessRemoved => {
                 "Digital access to these services is removed; re-open it under access settings"
             }

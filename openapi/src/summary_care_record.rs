@@ -35,6 +35,11 @@ pub struct SummaryCareRecordStatus {
     /// Whose record (opaque portal id).
     pub subject_id: String,
     pub state: RecordStateBody,
+    /// Whether the whole record is blocked: health personnel reach it only on the patient's
+    /// consent or in an emergency (nothing is deleted).
+    pub record_blocked: bool,
+    /// Parts blocked one by one.
+    pub blocked_parts: Vec<crate::sharing::RecordPartBody>,
     /// Whether health personnel may read or register in it now.
     pub available_to_health_personnel: bool,
     pub opted_out_at: Option<DateTime<Utc>>,
@@ -57,6 +62,18 @@ pub struct SummaryCareRecordStatus {
 pub struct SummaryCareRecordQuery {
     /// The citizen's identity number (11 digits), in the body.
     pub pid: String,
+}
+
+/// Up to 100 citizens' statuses, answered in order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryCareRecordBatch {
+    pub items: Vec<SummaryCareRecordQuery>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SummaryCareRecordBatchAnswer {
+    pub items: Vec<SummaryCareRecordStatus>,
 }
 
 /// What an operator's or the scheduler's purge run did.

@@ -16,6 +16,7 @@ pub mod powers_of_attorney;
 pub mod register;
 pub mod schema;
 pub mod sessions;
+pub mod sharing;
 pub mod summary_care_records;
 pub mod terms;
 pub mod usage_log;

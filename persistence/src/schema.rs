@@ -190,3 +190,35 @@ diesel::table! {
         ordered_by -> Text,
     }
 }
+
+diesel::table! {
+    sharing_restrictions (id) {
+        id -> Text,
+        citizen_id -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        target_kind -> Text,
+        target -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        lifted_at -> Nullable<Timestamp>,
+        lifted_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sharing_openings (id) {
+        id -> Text,
+        citizen_id -> Text,
+        at -> Timestamp,
+        kind -> Text,
+        resource -> Text,
+        parts -> Text,
+        hpr_number -> Text,
+        organisation_number -> Text,
+        basis -> Text,
+        stated_basis -> Nullable<Text>,
+        client_id -> Text,
+        log_seq -> BigInt,
+    }
+}

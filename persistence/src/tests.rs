@@ -397,3 +397,82 @@ fn summary_care_record_states_round_trip_and_a_purge_is_recorded_once() {
         assert_eq!(scr::purges_ordered(&mut conn, &c.id).unwrap(), 1);
     });
 }
+
+#[test]
+fn blocks_objections_and_openings_round_trip_and_one_of_each_is_in_force_on_both_backends() {
+    use crate::sharing::{self, Choice, StoredChoice, StoredOpening};
+    use domain::sharing::{
+        BlockTarget, HprNumber, ObjectionTarget, OrganisationNumber, RecordPart,
+    };
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let c = citizen(&mut conn);
+        let stored = |id: &str, choice: Choice, t: DateTime<Utc>| StoredChoice {
+            id: id.to_owned(),
+            citizen_id: c.id.clone(),
+            choice,
+            created_at: t,
+            created_by: c.id.clone(),
+            lifted_at: None,
+        };
+        let hpr = HprNumber::parse("1234567").unwrap();
+        let org = OrganisationNumber::parse("974749025").unwrap();
+        let choices = [
+            Choice::Block(BlockTarget::WholeRecord),
+            Choice::Block(BlockTarget::Part(RecordPart::Medicines)),
+            Choice::Block(BlockTarget::Professional(hpr.clone())),
+            Choice::Objection(ObjectionTarget::Professional(hpr.clone())),
+            Choice::Objection(ObjectionTarget::Organisation(org.clone())),
+        ];
+        for (i, ch) in choices.iter().enumerate() {
+            sharing::insert(
+                &mut conn,
+                &stored(&format!("s{i}"), ch.clone(), at(10, 0, i as u32)),
+            )
+            .unwrap();
+        }
+        let listed = sharing::listed(&mut conn, &c.id).unwrap();
+        let got: Vec<Choice> = listed.iter().map(|s| s.choice.clone()).collect();
+        let mut newest_first = choices.to_vec();
+        newest_first.reverse();
+        assert_eq!(got, newest_first);
+        let f = sharing::in_force(&mut conn, &c.id).unwrap();
+        assert!(f.record_blocked());
+        assert_eq!(f.objections.len(), 2);
+
+        // The same target twice in force is refused by the index; after a lift it is allowed.
+        let twice = sharing::insert(&mut conn, &stored("dup", choices[1].clone(), at(11, 0, 0)));
+        assert!(twice.is_err(), "one block of a target in force");
+        assert!(sharing::lift(&mut conn, "s1", at(11, 0, 0), &c.id).unwrap());
+        assert!(!sharing::lift(&mut conn, "s1", at(11, 0, 1), &c.id).unwrap());
+        assert_eq!(
+            sharing::find(&mut conn, "s1").unwrap().unwrap().lifted_at,
+            Some(at(11, 0, 0))
+        );
+        sharing::insert(
+            &mut conn,
+            &stored("again", choices[1].clone(), at(11, 0, 2)),
+        )
+        .unwrap();
+
+        let opening = StoredOpening {
+            id: "o1".into(),
+            citizen_id: c.id.clone(),
+            at: at(12, 0, 0),
+            kind: "block_opened_in_emergency".into(),
+            resource: "summary_care_record".into(),
+            parts: vec![RecordPart::Medicines, RecordPart::Vaccinations],
+            hpr_number: "1234567".into(),
+            organisation_number: "974749025".into(),
+            basis: "emergency".into(),
+            stated_basis: Some("unconscious".into()),
+            client_id: "dev-service-clinic".into(),
+            log_seq: 7,
+        };
+        sharing::insert_opening(&mut conn, &opening).unwrap();
+        assert_eq!(
+            sharing::openings(&mut conn, &c.id, 10).unwrap(),
+            vec![opening]
+        );
+    });
+}

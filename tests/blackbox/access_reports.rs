@@ -185,4 +185,32 @@ both_backends!(
     an_access_is_logged_once_per_key,
     concurrent_requests_with_one_key_make_one_entry,
     bad_reports_are_refused,
+    an_emergency_access_is_announced_once,
 );
+
+/// An access on the emergency basis is announced in the change feed (the notification path reads
+/// it, DESIGN §2.8); an ordinary one is not, and a repeat with the same key announces nothing new.
+async fn an_emergency_access_is_announced_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app
+        .idp
+        .service_token("dev-service-writer", "access-log:write")
+        .await;
+    let (status, ordinary) = send(&app, &token, Some("o-1"), &report(persons::ASTRID)).await;
+    assert_eq!(status, StatusCode::CREATED, "{ordinary}");
+    let mut body = report(persons::ASTRID);
+    body["basis"] = json!("emergency");
+    for _ in 0..2 {
+        let (status, answer) = send(&app, &token, Some("e-1"), &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let subject = ordinary["subject_id"].as_str().expect("subject").to_owned();
+    let announced: Vec<_> = app
+        .feed_events()
+        .await
+        .into_iter()
+        .filter(|(_, s)| *s == subject)
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(announced, vec!["access.emergency_reported".to_owned()]);
+}

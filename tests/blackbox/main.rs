@@ -15,6 +15,7 @@ mod login_security;
 mod operations;
 mod powers_of_attorney;
 mod service_tokens;
+mod sharing;
 mod summary_care_record;
 mod terms;
 mod usage_log;

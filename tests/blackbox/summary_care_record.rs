@@ -23,6 +23,7 @@ const OPT_OUT: &str = "/api/v1/summary-care-record/opt-out";
 const RESTORATION: &str = "/api/v1/summary-care-record/restoration";
 const NEW_RECORD: &str = "/api/v1/summary-care-record/new-record";
 const DECISION: &str = "/api/v1/decisions/summary-care-record";
+const BATCH: &str = "/api/v1/decisions/summary-care-record/batch";
 const ORDER_PURGES: &str = "/dev/jobs/order-purges";
 const ACTING_FOR: &str = "X-Acting-For";
 
@@ -38,13 +39,15 @@ const TODAY: &str = "2026-11-23T12:00:00Z";
 const DEADLINE: &str = "2026-12-23T23:00:00Z";
 
 /// The keys of a status body, sorted.
-const STATUS_KEYS: [&str; 10] = [
+const STATUS_KEYS: [&str; 12] = [
     "available_to_health_personnel",
+    "blocked_parts",
     "message",
     "opted_out_at",
     "possible",
     "possible_until",
     "purge_ordered_at",
+    "record_blocked",
     "record_started_at",
     "restore_deadline",
     "state",
@@ -209,34 +212,6 @@ fn assert_opted_out(body: &Value, subject: &str, from: DateTime<Utc>, deadline: 
     assert_eq!(body["purge_ordered_at"], Value::Null, "{body}");
 }
 
-/// The whole change feed from its start: (type, subject_id) of every event.
-async fn feed(app: &TestApp) -> Vec<(String, String)> {
-    let token = app.idp.service_token("dev-service-feed", "feed:read").await;
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = "/api/v1/feed?limit=500".to_owned();
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let (status, body) =
-            tests::app::send_json(app.as_service(&token, Method::GET, &path)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let events = body["events"].as_array().cloned().unwrap_or_default();
-        if events.is_empty() {
-            return out;
-        }
-        assert_no_pids("the feed", &body.to_string());
-        out.extend(events.iter().map(|e| {
-            (
-                e["type"].as_str().expect("type").to_owned(),
-                e["subject_id"].as_str().expect("subject_id").to_owned(),
-            )
-        }));
-        cursor = Some(body["next_cursor"].as_str().expect("cursor").to_owned());
-    }
-}
-
 /// The summary care record events about `subject`, in feed order.
 fn record_events(feed: &[(String, String)], subject: &str) -> Vec<String> {
     feed.iter()
@@ -292,7 +267,7 @@ async fn snapshot(
     (
         record_status(app, s, rep).await,
         log_of(app, s, rep).await,
-        feed(app).await,
+        app.feed_events().await,
     )
 }
 
@@ -433,7 +408,7 @@ async fn opt_out_then_restore(backend: Backend) {
     }
     assert_near("the opt-out entry", &entries[1]["at"], at(TODAY), 30);
 
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, me),
         [OPTED_OUT, RESTORED],
@@ -501,7 +476,7 @@ async fn restore_until_the_last_second_of_the_window(backend: Backend) {
         "the refusal changes nothing"
     );
 
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &me),
         [OPTED_OUT, RESTORED, OPTED_OUT],
@@ -541,7 +516,7 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
     app.set_clock(DEADLINE).await;
     let ordered_from = app.server_now().await;
     assert_eq!(order_purges(&app).await, 1);
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &me),
         [OPTED_OUT, PURGE_ORDERED],
@@ -552,7 +527,7 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
     assert_eq!(order_purges(&app).await, 0, "a second run orders nothing");
     let runs = join_all((0..4).map(|_| order_purges(&app))).await;
     assert_eq!(runs, [0, 0, 0, 0], "nor do four at once");
-    assert_eq!(feed(&app).await, events, "no more events");
+    assert_eq!(app.feed_events().await, events, "no more events");
 
     let astrid = app.login(ASTRID).await;
     let purged = record_status(&app, &astrid, None).await;
@@ -624,7 +599,7 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
         "an active record has nothing to purge"
     );
 
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &me),
         [OPTED_OUT, PURGE_ORDERED, NEW],
@@ -639,7 +614,7 @@ async fn the_job_orders_each_purge_once(backend: Backend) {
     let runs = join_all((0..4).map(|_| order_purges(&app))).await;
     assert_eq!(runs.iter().sum::<u64>(), 1, "exactly one purge: {runs:?}");
     assert_eq!(order_purges(&app).await, 0);
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &him),
         [OPTED_OUT, PURGE_ORDERED],
@@ -678,7 +653,7 @@ async fn a_new_record_past_the_deadline_orders_the_purge_first(backend: Backend)
     let started = fresh["record_started_at"].clone();
     assert_active(&fresh, &me, Some(&started));
 
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &me),
         [OPTED_OUT, PURGE_ORDERED, NEW],
@@ -688,14 +663,14 @@ async fn a_new_record_past_the_deadline_orders_the_purge_first(backend: Backend)
     assert_eq!(actions(&entries), [NEW, PURGE_ORDERED, OPTED_OUT]);
 
     assert_eq!(order_purges(&app).await, 0, "the purge was ordered already");
-    assert_eq!(feed(&app).await, events);
+    assert_eq!(app.feed_events().await, events);
     expect_problem(
         change(&app, &astrid, None, NEW_RECORD),
         StatusCode::CONFLICT,
         "record-active",
     )
     .await;
-    assert_eq!(feed(&app).await, events);
+    assert_eq!(app.feed_events().await, events);
 }
 
 // ---------------------------------------------------------------------------- concurrency
@@ -731,7 +706,7 @@ async fn concurrent_changes_are_serialised(backend: Backend) {
         "{refused}"
     );
     assert_active(&record_status(&app, &astrid, None).await, &me, None);
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &me),
         [OPTED_OUT, RESTORED],
@@ -775,7 +750,7 @@ async fn concurrent_changes_are_serialised(backend: Backend) {
             }
             other => panic!("round {round}: the restore answered {other}: {restore:?}"),
         }
-        let events = feed(&app).await;
+        let events = app.feed_events().await;
         assert_eq!(
             record_events(&events, &me),
             expected,
@@ -944,7 +919,7 @@ async fn only_a_guardian_of_a_young_child_acts_on_behalf(backend: Backend) {
     let back = change_ok(&app, &kari, Some(&kari_nora), RESTORATION).await;
     assert_active(&back, &nora, None);
 
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &nora),
         [OPTED_OUT, RESTORED],
@@ -1003,7 +978,7 @@ async fn changes_need_high_assurance_and_consent(backend: Backend) {
         )
         .await;
     }
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(events, before.2, "no event");
     assert!(record_events(&events, &me).is_empty());
     let token = reader_token(&app).await;
@@ -1074,6 +1049,37 @@ async fn the_machine_decision_follows_each_state(backend: Backend) {
     assert_eq!(own["state"], "active");
     assert!(own["record_started_at"].is_string(), "{own}");
 
+    // The batch form answers each in order, as the single form does.
+    let (status, batch) = tests::app::send_json(
+        app.as_service(&token, Method::POST, BATCH)
+            .json(&json!({ "items": [{ "pid": ASTRID }, { "pid": INGRID }] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{batch}");
+    assert_eq!(
+        batch["items"],
+        json!([
+            decide(&app, &token, ASTRID).await,
+            decide(&app, &token, INGRID).await
+        ])
+    );
+    let too_many: Vec<Value> = (0..101).map(|_| json!({ "pid": INGRID })).collect();
+    expect_problem(
+        app.as_service(&token, Method::POST, BATCH)
+            .json(&json!({ "items": too_many })),
+        StatusCode::BAD_REQUEST,
+        "validation-failed",
+    )
+    .await;
+    let (p, _) = expect_problem(
+        app.as_service(&token, Method::POST, BATCH)
+            .json(&json!({ "items": [{ "pid": INGRID }, { "pid": "123" }] })),
+        StatusCode::BAD_REQUEST,
+        "validation-failed",
+    )
+    .await;
+    assert!(p.to_string().contains("items[1].pid"), "{p}");
+
     // Reading changes nothing and is refused without the scope.
     let snap = snapshot(&app, &astrid, None).await;
     let clinic = app
@@ -1120,7 +1126,7 @@ async fn the_timer_orders_due_purges(backend: Backend) {
     }
     // A few more ticks order nothing more.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &me),
         [OPTED_OUT, PURGE_ORDERED],
@@ -1152,7 +1158,7 @@ async fn the_operator_command_orders_due_purges(backend: Backend) {
         assert!(text.contains(expected), "{expected}: {text}");
         assert_no_pids("the command's output", &text);
     }
-    let events = feed(&app).await;
+    let events = app.feed_events().await;
     assert_eq!(
         record_events(&events, &me),
         [OPTED_OUT, PURGE_ORDERED],

@@ -417,6 +417,38 @@ impl TestApp {
         }
     }
 
+    /// The whole change feed from its start, as `dev-service-feed` reads it: (type, subject_id) of
+    /// every event, in order. Fails if an event carries an identity number.
+    pub async fn feed_events(&self) -> Vec<(String, String)> {
+        let token = self
+            .idp
+            .service_token("dev-service-feed", "feed:read")
+            .await;
+        let mut out = Vec::new();
+        let mut path = "/api/v1/feed?limit=500".to_owned();
+        loop {
+            let (status, body) = send_json(self.as_service(&token, Method::GET, &path)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let events = body["events"].as_array().cloned().unwrap_or_default();
+            if events.is_empty() {
+                return out;
+            }
+            let text = body.to_string();
+            assert!(
+                logscan::lines_with_identity_numbers(&text).is_empty(),
+                "an identity number in the feed: {text}"
+            );
+            out.extend(events.iter().map(|e| {
+                (
+                    e["type"].as_str().expect("type").to_owned(),
+                    e["subject_id"].as_str().expect("subject_id").to_owned(),
+                )
+            }));
+            let cursor = body["next_cursor"].as_str().expect("cursor");
+            path = format!("/api/v1/feed?limit=500&cursor={cursor}");
+        }
+    }
+
     /// A machine request with a bearer token.
     pub fn as_service(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
         self.client

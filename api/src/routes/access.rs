@@ -20,6 +20,9 @@ use crate::views::area_domain;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
+/// The change-feed event of an access reported with the emergency basis.
+const EMERGENCY_ACCESS: &str = "access.emergency_reported";
+
 pub fn text(field: &str, value: &str) -> Result<(), ApiError> {
     let len = value.trim().chars().count();
     if len == 0 || len > 200 || value.chars().any(char::is_control) {
@@ -134,8 +137,8 @@ pub async fn report(
         idempotency::Claim::OtherRequest => return Err(ApiError::IdempotencyKeyReused),
     }
 
-    if report.basis == AccessBasis::Emergency {
-        // The citizen notification path arrives with the notifications issue.
+    let emergency = report.basis == AccessBasis::Emergency;
+    if emergency {
         tracing::warn!(target: "security", client_id, "emergency access reported");
     }
     let mut details = serde_json::json!({
@@ -183,6 +186,11 @@ pub async fn report(
             };
             let text = serde_json::to_string(&answer).unwrap_or_default();
             idempotency::complete(conn, &c, &k, 201, &text)?;
+            if emergency {
+                // Emergency accesses are always shown and notified (DESIGN §2.8): the event is
+                // what the notification path reads. Last write: see `audit::publish`.
+                audit::publish(conn, &answer.subject_id, EMERGENCY_ACCESS, answer.seq, now)?;
+            }
             Ok(text)
         })
         .await;

@@ -14,6 +14,7 @@ pub mod me;
 pub mod notices;
 pub mod powers_of_attorney;
 pub mod representations;
+pub mod sharing;
 pub mod summary_care_record;
 pub mod terms;
 pub mod usage_log;
@@ -116,6 +117,37 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(
             resource("/api/v1/decisions/summary-care-record", "POST")
                 .route(web::post().to(summary_care_record::decide)),
+        )
+        .service(
+            resource("/api/v1/decisions/summary-care-record/batch", "POST")
+                .route(web::post().to(summary_care_record::decide_batch)),
+        )
+        .service(
+            resource("/api/v1/summary-care-record/blocks", "GET, POST")
+                .route(web::get().to(sharing::list_blocks))
+                .route(web::post().to(sharing::add_block)),
+        )
+        .service(
+            resource("/api/v1/summary-care-record/blocks/{block_id}", "DELETE")
+                .route(web::delete().to(sharing::lift_block)),
+        )
+        .service(
+            resource("/api/v1/objections", "GET, POST")
+                .route(web::get().to(sharing::list_objections))
+                .route(web::post().to(sharing::add_objection)),
+        )
+        .service(
+            resource("/api/v1/objections/{objection_id}", "DELETE")
+                .route(web::delete().to(sharing::withdraw_objection)),
+        )
+        .service(resource("/api/v1/openings", "GET").route(web::get().to(sharing::openings)))
+        .service(
+            resource("/api/v1/decisions/professional-access", "POST")
+                .route(web::post().to(sharing::decide)),
+        )
+        .service(
+            resource("/api/v1/decisions/professional-access/batch", "POST")
+                .route(web::post().to(sharing::decide_batch)),
         )
         .service(resource("/api/v1/notices", "GET").route(web::get().to(notices::notices)))
         .service(

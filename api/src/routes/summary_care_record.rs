@@ -15,8 +15,10 @@ use domain::summary_care_record::{
 };
 use domain::usage_log::ActorKind;
 use openapi::problem::Problem;
+use openapi::sharing::RecordPartBody;
 use openapi::summary_care_record::{
-    PossibleStep, RecordStateBody, SummaryCareRecordQuery, SummaryCareRecordStatus,
+    PossibleStep, RecordStateBody, SummaryCareRecordBatch, SummaryCareRecordBatchAnswer,
+    SummaryCareRecordQuery, SummaryCareRecordStatus,
 };
 use persistence::db::lock_citizen;
 use persistence::{citizens, summary_care_records as store, AnyConnection};
@@ -26,27 +28,48 @@ use crate::auth::acting::{recheck, ActingCitizen, Basis};
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::routes::representations::check_batch_size;
+use crate::routes::sharing;
 use crate::state::AppState;
 
-/// The status body of `state` at `now`.
-pub fn status(
-    subject_id: String,
-    state: &RecordState,
-    now: DateTime<Utc>,
-) -> SummaryCareRecordStatus {
+/// The name of `state` in answers.
+pub fn state_body(state: &RecordState) -> RecordStateBody {
+    match state {
+        RecordState::Active { .. } => RecordStateBody::Active,
+        RecordState::OptedOut { .. } => RecordStateBody::OptedOut,
+        RecordState::Purged { .. } => RecordStateBody::PurgeOrdered,
+    }
+}
+
+/// What a status answer is made of: the opt-out state, and the blocks in force (whole record,
+/// parts blocked one by one).
+pub struct Read {
+    pub state: RecordState,
+    pub record_blocked: bool,
+    pub blocked_parts: Vec<RecordPartBody>,
+}
+
+/// Reads the record's state and blocks of `citizen_id`.
+fn read(conn: &mut AnyConnection, citizen_id: &str) -> Result<Read, ApiError> {
+    let (record_blocked, blocked_parts) = sharing::blocks_of(conn, citizen_id)?;
+    Ok(Read {
+        state: store::get(conn, citizen_id)?,
+        record_blocked,
+        blocked_parts,
+    })
+}
+
+/// The status body of `read` at `now`.
+pub fn status(subject_id: String, read: Read, now: DateTime<Utc>) -> SummaryCareRecordStatus {
+    let state = &read.state;
     let can = possible(state, now);
-    let (state_body, opted_out_at, purge_ordered_at, started) = match state {
-        RecordState::Active { started_at } => (RecordStateBody::Active, None, None, *started_at),
-        RecordState::OptedOut { at, .. } => (RecordStateBody::OptedOut, Some(*at), None, None),
+    let (opted_out_at, purge_ordered_at, started) = match state {
+        RecordState::Active { started_at } => (None, None, *started_at),
+        RecordState::OptedOut { at, .. } => (Some(*at), None, None),
         RecordState::Purged {
             opted_out_at,
             purge_ordered_at,
-        } => (
-            RecordStateBody::PurgeOrdered,
-            Some(*opted_out_at),
-            Some(*purge_ordered_at),
-            None,
-        ),
+        } => (Some(*opted_out_at), Some(*purge_ordered_at), None),
     };
     let (possible_body, until) = match can {
         Possible::OptOut => (PossibleStep::OptOut, None),
@@ -78,7 +101,9 @@ record is deleted. You can ask for a new one; it will hold information from that
     };
     SummaryCareRecordStatus {
         subject_id,
-        state: state_body,
+        state: state_body(state),
+        record_blocked: read.record_blocked,
+        blocked_parts: read.blocked_parts,
         available_to_health_personnel: rules::is_available(state),
         opted_out_at,
         restore_deadline: opted_out_at
@@ -98,7 +123,7 @@ fn last_day(deadline: DateTime<Utc>) -> chrono::NaiveDate {
 }
 
 /// Whose record the request is about: the caller's, or a child under 12's for a guardian.
-fn subject_of(actor: &ActingCitizen) -> Result<String, ApiError> {
+pub fn subject_of(actor: &ActingCitizen) -> Result<String, ApiError> {
     match &actor.acting {
         None => Ok(actor.who.citizen.id.clone()),
         Some(rep) => match &rep.basis {
@@ -132,8 +157,8 @@ pub async fn get(
     let subject = subject_of(&actor)?;
     let now = actor.who.now;
     let s = subject.clone();
-    let record = state.tx(move |conn| Ok(store::get(conn, &s)?)).await?;
-    Ok(web::Json(status(subject, &record, now)))
+    let read = state.tx(move |conn| read(conn, &s)).await?;
+    Ok(web::Json(status(subject, read, now)))
 }
 
 /// The transitions one request makes, each with the state after it.
@@ -163,7 +188,7 @@ async fn change(
             let before = store::get(conn, &s)?;
             let steps = decide(&before, now)?;
             let Some((_, last)) = steps.last().copied() else {
-                return Ok(before);
+                return read(conn, &s);
             };
             store::put(conn, &s, &last, now)?;
             for (t, st) in &steps {
@@ -202,10 +227,15 @@ async fn change(
                     Feed::Publish,
                 )?;
             }
-            Ok(last)
+            let (record_blocked, blocked_parts) = sharing::blocks_of(conn, &s)?;
+            Ok(Read {
+                state: last,
+                record_blocked,
+                blocked_parts,
+            })
         })
         .await?;
-    Ok(web::Json(status(subject, &after, now)))
+    Ok(web::Json(status(subject, after, now)))
 }
 
 /// What a transition's log entry records: the times that matter to the citizen.
@@ -328,16 +358,71 @@ pub async fn decide(
     let q = body.into_inner()?;
     let pid = NationalId::parse(&q.pid, state.config.id_policy())
         .map_err(|e| ApiError::validation("pid", e.to_string()))?;
+    statuses(&state, vec![pid])
+        .await?
+        .pop()
+        .map(web::Json)
+        .ok_or_else(|| ApiError::Internal("no answer".into()))
+}
+
+/// The same status for up to 100 citizens, answered in order from one transaction.
+#[utoipa::path(
+    post, path = "/api/v1/decisions/summary-care-record/batch", tag = "decisions",
+    security(("service_token" = ["consent:read"])),
+    request_body = SummaryCareRecordBatch,
+    responses(
+        (status = 200, body = SummaryCareRecordBatchAnswer, description = "One answer per item, in order"),
+        (status = 400, description = "Invalid body, an empty list or more than 100 items (`validation-failed`, naming `items[i].pid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `consent:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload-too-large`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn decide_batch(
+    state: web::Data<AppState>,
+    _client: ServiceClient<ConsentRead>,
+    body: JsonBody<SummaryCareRecordBatch>,
+) -> Result<web::Json<SummaryCareRecordBatchAnswer>, ApiError> {
+    let batch = body.into_inner()?;
+    check_batch_size(batch.items.len())?;
+    let pids = batch
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            NationalId::parse(&q.pid, state.config.id_policy())
+                .map_err(|e| ApiError::validation(&format!("items[{i}].pid"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(web::Json(SummaryCareRecordBatchAnswer {
+        items: statuses(&state, pids).await?,
+    }))
+}
+
+async fn statuses(
+    state: &AppState,
+    pids: Vec<NationalId>,
+) -> Result<Vec<SummaryCareRecordStatus>, ApiError> {
     let now = state.now();
-    let (subject, record) = state
+    let reads = state
         .tx(move |conn| {
-            let citizen =
-                citizens::find_or_create(conn, &pid, || uuid::Uuid::new_v4().to_string(), now)?;
-            let record = store::get(conn, &citizen.id)?;
-            Ok((citizen.id, record))
+            pids.iter()
+                .map(|pid| {
+                    let citizen = citizens::find_or_create(
+                        conn,
+                        pid,
+                        || uuid::Uuid::new_v4().to_string(),
+                        now,
+                    )?;
+                    Ok((citizen.id.clone(), read(conn, &citizen.id)?))
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
         })
         .await?;
-    Ok(web::Json(status(subject, &record, now)))
+    Ok(reads
+        .into_iter()
+        .map(|(subject, read)| status(subject, read, now))
+        .collect())
 }
 
 /// Orders every purge that is due at `now`, each in its own transaction, and says how many it
@@ -412,11 +497,12 @@ mod tests {
         let deadline = Utc.with_ymd_and_hms(2026, 12, 23, 23, 0, 0).unwrap();
         assert_eq!(last_day(deadline).to_string(), "2026-12-23");
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
-        let body = status(
-            "c".into(),
-            &rules::opt_out(&RecordState::default(), at).unwrap(),
-            at,
-        );
+        let read = Read {
+            state: rules::opt_out(&RecordState::default(), at).unwrap(),
+            record_blocked: false,
+            blocked_parts: vec![],
+        };
+        let body = status("c".into(), read, at);
         assert!(
             body.message.contains("23 December 2026"),
             "{}",

@@ -1,0 +1,2 @@
+DROP TABLE sharing_openings;
+DROP TABLE sharing_restrictions;
