@@ -70,10 +70,14 @@ pub fn publish(
     log_seq: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let event_id = uuid::Uuid::new_v4().to_string();
+    // The event's email messages are planned in the same transaction (before the append, which
+    // orders the outbox writers and should be the last write).
+    crate::notify::on_event(conn, subject_id, action, log_seq, &event_id, now)?;
     outbox::append(
         conn,
         &outbox::NewEvent {
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id,
             event_type: action.to_owned(),
             subject_id: subject_id.to_owned(),
             occurred_at: now,

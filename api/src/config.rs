@@ -42,6 +42,28 @@ pub struct Config {
     /// How often the server orders due summary-care-record purges; 0 disables the timer (run
     /// `consent-portal order-purges` instead).
     pub purge_interval_seconds: u64,
+    /// How often the webhook worker fans out new events and sends due deliveries, in
+    /// milliseconds; 0 turns the worker off.
+    pub webhook_interval_ms: u64,
+    /// The first retry's delay; each further retry doubles it (with jitter), up to an hour.
+    pub webhook_retry_base_seconds: u64,
+    /// Attempts before a delivery is given up.
+    pub webhook_max_attempts: u32,
+    /// How long one delivery attempt may take.
+    pub webhook_timeout_seconds: u64,
+    /// Where email goes: `smtp://host:port` (plain, a local sink), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS relay) or `smtps://user:pass@host:465`. Never logged.
+    pub smtp_url: Option<String>,
+    /// Without `SMTP_URL`: a folder where each message is written as an .eml file (development).
+    pub mail_dir: Option<std::path::PathBuf>,
+    pub mail_from: String,
+    /// How often the email worker sends due messages, in milliseconds; 0 turns it off.
+    pub notify_interval_ms: u64,
+    pub notify_retry_base_seconds: u64,
+    pub notify_max_attempts: u32,
+    /// How often reminders (restore deadline, expiring powers of attorney, children's birthdays)
+    /// are planned; 0 turns it off.
+    pub reminder_interval_seconds: u64,
 }
 
 #[derive(Debug, Error)]
@@ -165,7 +187,33 @@ impl Config {
             register_extract: get("REGISTER_EXTRACT").map(std::path::PathBuf::from),
             proof_signing_key_file: get("PROOF_SIGNING_KEY_FILE").map(std::path::PathBuf::from),
             purge_interval_seconds: parse_num("PURGE_INTERVAL_SECONDS", 300)?,
+            webhook_interval_ms: parse_num("WEBHOOK_INTERVAL_MS", 1000)?,
+            webhook_retry_base_seconds: parse_num("WEBHOOK_RETRY_BASE_SECONDS", 10)?.max(1),
+            webhook_max_attempts: u32::try_from(parse_num("WEBHOOK_MAX_ATTEMPTS", 8)?)
+                .map_err(|_| ConfigError("WEBHOOK_MAX_ATTEMPTS is too large".into()))?
+                .max(1),
+            webhook_timeout_seconds: parse_num("WEBHOOK_TIMEOUT_SECONDS", 10)?.max(1),
+            smtp_url: get("SMTP_URL").map(str::to_owned),
+            mail_dir: get("MAIL_DIR").map(std::path::PathBuf::from),
+            mail_from: get("MAIL_FROM")
+                .unwrap_or("Helseportal <no-reply@consent-portal.invalid>")
+                .to_owned(),
+            notify_interval_ms: parse_num("NOTIFY_INTERVAL_MS", 1000)?,
+            notify_retry_base_seconds: parse_num("NOTIFY_RETRY_BASE_SECONDS", 10)?.max(1),
+            notify_max_attempts: u32::try_from(parse_num("NOTIFY_MAX_ATTEMPTS", 8)?)
+                .map_err(|_| ConfigError("NOTIFY_MAX_ATTEMPTS is too large".into()))?
+                .max(1),
+            reminder_interval_seconds: parse_num("REMINDER_INTERVAL_SECONDS", 300)?,
         };
+        if config
+            .mail_from
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
+            return Err(ConfigError(
+                "MAIL_FROM must be an address, e.g. \"Helseportal <no-reply@example.org>\"".into(),
+            ));
+        }
         config.check_safe()?;
         Ok(config)
     }

@@ -84,6 +84,8 @@ pub enum ApiError {
     Record(#[from] RecordError),
     #[error("sharing: {0}")]
     Sharing(#[from] SharingError),
+    #[error("confirmation link invalid")]
+    ConfirmationLinkInvalid,
 }
 
 impl ApiError {
@@ -148,6 +150,7 @@ impl ApiError {
             ApiError::NotInRegister => ProblemType::NotInRegister,
             ApiError::AlreadyLifted => ProblemType::AlreadyLifted,
             ApiError::DigitalAccessRemoved => ProblemType::DigitalAccessRemoved,
+            ApiError::ConfirmationLinkInvalid => ProblemType::ConfirmationLinkInvalid,
             ApiError::Sharing(e) => match e {
                 SharingError::AlreadyBlocked => ProblemType::AlreadyBlocked,
                 SharingError::AlreadyObjected => ProblemType::AlreadyObjected,

@@ -37,6 +37,10 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::access_switches::get,
         routes::access_switches::set,
         routes::notices::notices,
+        routes::contact_details::get,
+        routes::contact_details::put,
+        routes::contact_details::confirm,
+        routes::contact_details::notifications,
         routes::summary_care_record::get,
         routes::summary_care_record::opt_out,
         routes::summary_care_record::restore,
@@ -61,6 +65,12 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::representations::decide,
         routes::representations::decide_batch,
         routes::feed::feed,
+        routes::fhir::search,
+        routes::webhooks::register,
+        routes::webhooks::list,
+        routes::webhooks::remove,
+        routes::webhooks::deliveries,
+        routes::webhooks::change_deliveries,
         routes::access::report,
         routes::representations::jwks,
         routes::home::home,
@@ -70,13 +80,15 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::dev_clock::set,
         routes::dev_clock::advance,
         routes::dev_clock::order_purges,
+        routes::dev_clock::reminders,
     ),
     components(schemas(
         openapi::problem::Problem,
         openapi::problem::FieldError,
         openapi::problem::WithdrawalBlockerBody,
+        openapi::webhooks::WebhookPayload,
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &CommonResponses),
     tags(
         (name = "login", description = "OIDC login (ID-porten) and sessions"),
         (name = "citizen", description = "The logged-in citizen"),
@@ -133,6 +145,51 @@ X-CSRF-Token header (its value is in GET /api/v1/me).",
     }
 }
 
+/// Answers every operation of a kind can give, declared once here rather than on each handler:
+/// an operation with a body can be refused for its size (413) or media type (415), before its
+/// own validation runs.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                if op.request_body.is_none() {
+                    continue;
+                }
+                let responses = &mut op.responses.responses;
+                for (code, description) in [
+                    ("413", "Body too large (`payload-too-large`)"),
+                    ("415", "Not JSON (`unsupported-media-type`)"),
+                ] {
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
+    }
+}
+
 /// The document as the checked-in file holds it.
 pub fn document_json() -> String {
     let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
@@ -178,6 +235,102 @@ mod tests {
                     "{path} declares no error response"
                 );
             }
+        }
+    }
+
+    /// The bodies that may go without an example, and why. Besides these, a response without
+    /// content (204 No Content after logging out, the 302/303 redirects of the login) has no body
+    /// to show, and only 2xx responses are looked at: an error body is a `Problem`, which has
+    /// its own example.
+    const WITHOUT_EXAMPLE: [(&str, &str, &str, &str); 1] = [(
+        "get",
+        "/",
+        "200 text/html",
+        "an HTML page for people, not a JSON body",
+    )];
+
+    /// The members of a JSON object; none for anything else.
+    fn members(v: &serde_json::Value) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+        v.as_object().into_iter().flatten()
+    }
+
+    /// Whether `schema`, or the component schema its `$ref` names, has an example.
+    fn schema_has_example(doc: &serde_json::Value, schema: &serde_json::Value) -> bool {
+        let mut schema = schema;
+        // A bound on the hops: a `$ref` cycle must not hang the test.
+        for _ in 0..8 {
+            if schema.get("example").is_some() || schema.get("examples").is_some() {
+                return true;
+            }
+            let Some(name) = schema
+                .get("$ref")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            else {
+                return false;
+            };
+            schema = &doc["components"]["schemas"][name];
+        }
+        false
+    }
+
+    /// Every request body and every 2xx response body shows a reader what it looks like: an
+    /// example on its media type, or on its schema (usually `#[schema(example = json!(...))]` on
+    /// the body type in the `openapi` crate). The contract test sends the request examples to
+    /// the server, so they are checked there too.
+    #[test]
+    fn every_body_has_an_example() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut missing = Vec::new();
+        let mut exempted = Vec::new();
+        for (path, item) in members(&doc["paths"]) {
+            for method in ["get", "put", "post", "delete", "patch"] {
+                let Some(op) = item.get(method) else {
+                    continue;
+                };
+                let mut bodies = Vec::new();
+                for (media_type, media) in members(&op["requestBody"]["content"]) {
+                    bodies.push((format!("request {media_type}"), media));
+                }
+                for (code, response) in members(&op["responses"]) {
+                    if !code.starts_with('2') {
+                        continue;
+                    }
+                    for (media_type, media) in members(&response["content"]) {
+                        bodies.push((format!("{code} {media_type}"), media));
+                    }
+                }
+                for (body, media) in bodies {
+                    if media.get("example").is_some()
+                        || media.get("examples").is_some()
+                        || schema_has_example(&doc, &media["schema"])
+                    {
+                        continue;
+                    }
+                    if WITHOUT_EXAMPLE
+                        .iter()
+                        .any(|(m, p, b, _)| *m == method && p == path && *b == body)
+                    {
+                        exempted.push((method, path.clone(), body));
+                        continue;
+                    }
+                    let id = op["operationId"].as_str().unwrap_or("?");
+                    missing.push(format!("{} {path} ({id}): {body}", method.to_uppercase()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "bodies without an example (give the body type #[schema(example = json!(...))]):\n{}",
+            missing.join("\n")
+        );
+        for (method, path, body, reason) in WITHOUT_EXAMPLE {
+            assert!(
+                exempted
+                    .iter()
+                    .any(|(m, p, b)| *m == method && p == path && b == body),
+                "{method} {path} {body} is excused ({reason}) but needs no excuse: drop it"
+            );
         }
     }
 }

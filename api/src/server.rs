@@ -46,6 +46,8 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let dev_mode = state.config.dev_mode;
     let data = web::Data::new(state);
     spawn_purge_timer(data.clone());
+    crate::webhook_worker::spawn(data.clone());
+    crate::notify_worker::spawn(data.clone()).map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())

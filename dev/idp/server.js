@@ -137,6 +137,10 @@ const clients = [
   serviceClient('dev-service-reader', 'consent:read'),
   serviceClient('dev-service-writer', 'consent:read access-log:write'),
   serviceClient('dev-service-feed', 'consent:read feed:read'),
+  // Every machine scope: the contract tests (schemathesis) drive all machine endpoints with it.
+  serviceClient('dev-service-contract', 'consent:read access-log:write feed:read child-restrictions:write'),
+  // A record holder that follows the changes by webhook.
+  serviceClient('dev-service-records', 'feed:read'),
   serviceClient('dev-service-other-audience', 'consent:read'),
   // A health personnel system (e.g. a school health service's record) that registers children's
   // refusals and denials on weighty reasons.

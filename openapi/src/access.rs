@@ -42,6 +42,14 @@ pub struct Organisation {
 /// One access to a citizen's data.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "pid": "21878226426", "accessed_at": "2026-11-28T13:02:17Z",
+    "accessed_until": "2026-11-28T13:20:00Z", "information_object": "Kjernejournal: legemidler",
+    "area": "summary_care_record",
+    "professional": {"hpr_number": "1234567", "name": "Eva Eksempel", "role": "lege"},
+    "organisation": {"number": "983984339", "name": "Eksempel sykehus HF"},
+    "basis": "ordinary_care", "changed": false, "calling_system": "Eksempel EPJ"
+}))]
 pub struct AccessReport {
     /// The citizen's identity number (11 digits), in the body, never in a URL.
     pub pid: String,
@@ -67,6 +75,7 @@ pub struct AccessReport {
 
 /// Where the access was recorded.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89", "seq": 11}))]
 pub struct AccessRecorded {
     /// The citizen's opaque portal id.
     pub subject_id: String,

@@ -33,6 +33,16 @@ pub struct SwitchState {
 
 /// The switches of the caller, or (with `X-Acting-For`) of a child the caller is guardian of.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89",
+    "switches": [
+        {"switch": "services", "access": "open", "changed_at": null},
+        {"switch": "patient_record", "access": "removed", "changed_at": "2026-11-30T09:25:12Z"},
+        {"switch": "summary_care_record", "access": "open", "changed_at": null}
+    ],
+    "summary_care_record_opt_out_changed": false,
+    "note": "Removing digital access hides information on this portal only. It does not opt you out of the summary care record: health personnel still see it. Opting out is a separate choice."
+}))]
 pub struct AccessSwitchesBody {
     /// Whose switches these are (opaque portal id).
     pub subject_id: String,
@@ -47,6 +57,7 @@ pub struct AccessSwitchesBody {
 /// Set one switch.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"access": "removed"}))]
 pub struct SetSwitch {
     pub access: SwitchAccess,
 }

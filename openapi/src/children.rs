@@ -25,6 +25,14 @@ pub struct RestrictionAuthor {
 /// are hidden from every guardian at once.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "child_pid": "09921091831", "areas": ["appointments"],
+    "basis": "Ella (15) asks that her guardians do not see her appointments at the youth health clinic; she is mature enough to decide this herself.",
+    "author": {
+        "hpr_number": "3456789", "organisation_number": "974749025",
+        "organisation_name": "Eksempel helsestasjon for ungdom"
+    }
+}))]
 pub struct RefusalRequest {
     /// The child's identity number (11 digits). In the body, never in a URL.
     pub child_pid: String,
@@ -38,6 +46,14 @@ pub struct RefusalRequest {
 /// Register a denial of guardians' access on weighty reasons (the child is under 16).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "child_pid": "03861277959", "guardian_pid": "30818049397",
+    "basis": "Weighty reasons: access by this guardian would put the child at risk of harm.",
+    "author": {
+        "hpr_number": "3456789", "organisation_number": "974749025",
+        "organisation_name": "Eksempel helsestasjon for ungdom"
+    }
+}))]
 pub struct DenialRequest {
     /// The child's identity number (11 digits).
     pub child_pid: String,
@@ -53,6 +69,13 @@ pub struct DenialRequest {
 /// Lift a restriction.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "basis": "The child has withdrawn the refusal after talking with the nurse.",
+    "author": {
+        "hpr_number": "3456789", "organisation_number": "974749025",
+        "organisation_name": "Eksempel helsestasjon for ungdom"
+    }
+}))]
 pub struct LiftRequest {
     /// Why (1-1000 characters).
     pub basis: String,
@@ -62,6 +85,7 @@ pub struct LiftRequest {
 /// Ask for a child's restrictions.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"child_pid": "09921091831"}))]
 pub struct RestrictionQuery {
     /// The child's identity number (11 digits).
     pub child_pid: String,
@@ -78,6 +102,18 @@ pub enum RestrictionKind {
 
 /// A registered restriction.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "restriction_id": "abd3c6b5-54e0-4fc0-9975-e520e53a066d", "kind": "refusal",
+    "child_id": "69e222da-dcfa-4496-a4c5-fb7e5ceafc01", "areas": ["appointments"],
+    "guardian_id": null,
+    "basis": "Ella (15) asks that her guardians do not see her appointments at the youth health clinic; she is mature enough to decide this herself.",
+    "registered_by": {
+        "hpr_number": "3456789", "organisation_number": "974749025",
+        "organisation_name": "Eksempel helsestasjon for ungdom"
+    },
+    "registered_at": "2026-11-30T10:02:00Z", "lifted_at": null, "lifted_by": null,
+    "lift_basis": null
+}))]
 pub struct RestrictionBody {
     /// Opaque; use it to lift the restriction.
     pub restriction_id: String,
@@ -98,6 +134,37 @@ pub struct RestrictionBody {
 
 /// A child's restrictions, newest first, lifted ones included.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "restriction_id": "abd3c6b5-54e0-4fc0-9975-e520e53a066d", "kind": "refusal",
+            "child_id": "69e222da-dcfa-4496-a4c5-fb7e5ceafc01", "areas": ["appointments"],
+            "guardian_id": null,
+            "basis": "Ella (15) asks that her guardians do not see her appointments at the youth health clinic; she is mature enough to decide this herself.",
+            "registered_by": {
+                "hpr_number": "3456789", "organisation_number": "974749025",
+                "organisation_name": "Eksempel helsestasjon for ungdom"
+            },
+            "registered_at": "2026-11-30T10:02:00Z", "lifted_at": null, "lifted_by": null,
+            "lift_basis": null
+        },
+        {
+            "restriction_id": "1ad1f366-008b-4ab2-847a-fb18e3dfdd41", "kind": "refusal",
+            "child_id": "69e222da-dcfa-4496-a4c5-fb7e5ceafc01", "areas": null, "guardian_id": null,
+            "basis": "Ella asks that her guardians see nothing of her health information here.",
+            "registered_by": {
+                "hpr_number": "3456789", "organisation_number": "974749025",
+                "organisation_name": "Eksempel helsestasjon for ungdom"
+            },
+            "registered_at": "2026-09-01T11:30:00Z", "lifted_at": "2026-11-30T10:01:30Z",
+            "lifted_by": {
+                "hpr_number": "3456789", "organisation_number": "974749025",
+                "organisation_name": "Eksempel helsestasjon for ungdom"
+            },
+            "lift_basis": "Replaced by a refusal of appointments only, at the child's request."
+        }
+    ]
+}))]
 pub struct RestrictionList {
     pub items: Vec<RestrictionBody>,
 }
@@ -140,6 +207,26 @@ pub struct Notice {
 
 /// The notices for the caller now: changes coming within 30 days.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "change": {"milestone": "ends_at_16", "on": "2026-12-09", "at": "2026-12-08T23:00:00Z"},
+            "about": {"citizen_id": "69e222da-dcfa-4496-a4c5-fb7e5ceafc01", "name": "Ella Nordmann"},
+            "audience": "guardian",
+            "message": "Ella turns 16 on 2026-12-09. From then on you can no longer see Ella's information or act for Ella here. Ella can give you a power of attorney if they want your help."
+        },
+        {
+            "change": {
+                "milestone": "restricted_at_12", "on": "2026-12-16", "at": "2026-12-15T23:00:00Z"
+            },
+            "about": {
+                "citizen_id": "022b145a-48f3-4856-a0f8-fc389a8fdfa6", "name": "Jakob Nordmann"
+            },
+            "audience": "guardian",
+            "message": "Jakob turns 12 on 2026-12-16. From then on you will see only appointments, vaccinations and co-payments for Jakob; other health information and the summary care record will no longer be shown to you here."
+        }
+    ]
+}))]
 pub struct NoticeList {
     pub items: Vec<Notice>,
 }

@@ -27,6 +27,19 @@ pub enum ConsentStatusBody {
 
 /// The logged-in citizen.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "citizen_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89", "acr": "idporten-loa-high",
+    "may_change": true, "required_acr": "idporten-loa-high",
+    "consent": {
+        "status": "active", "level": "full", "accepted_version": "2026-01",
+        "terms_in_force": "2026-01"
+    },
+    "session": {
+        "csrf_token": "Q3k5aR0BlqLvxFkNDHGrcncgkWImvctj76gYHjufkfM",
+        "idle_expires_at": "2026-11-30T09:55:12Z", "absolute_expires_at": "2026-11-30T17:10:00Z"
+    },
+    "previous_login_at": "2026-11-27T18:42:10Z", "acting_for": null
+}))]
 pub struct Me {
     /// The citizen's opaque id in this portal (never the identity number).
     pub citizen_id: String,
@@ -66,6 +79,22 @@ pub struct SessionInfo {
 
 /// The terms consent and its history.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "consent": {
+        "status": "active", "level": "full", "accepted_version": "2026-01",
+        "terms_in_force": "2026-01"
+    },
+    "history": [
+        {
+            "action": "terms.accepted", "terms_version": "2026-01", "level": "basis_plus",
+            "at": "2026-09-14T17:22:05Z"
+        },
+        {
+            "action": "terms.level_changed", "terms_version": "2026-01", "level": "full",
+            "at": "2026-11-02T10:05:31Z"
+        }
+    ]
+}))]
 pub struct TermsState {
     pub consent: ConsentSummary,
     /// Every acceptance, level change and withdrawal, oldest first.
@@ -84,6 +113,7 @@ pub struct TermsHistoryItem {
 /// Accept the terms in force at a level.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"terms_version": "2026-01", "level": "full"}))]
 pub struct AcceptTerms {
     /// The version being accepted; must be the one in force (see `GET /api/v1/terms`).
     pub terms_version: String,
@@ -93,6 +123,7 @@ pub struct AcceptTerms {
 /// Change the consent level.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"level": "basis_plus"}))]
 pub struct ChangeLevel {
     pub level: ConsentLevelBody,
 }
@@ -115,6 +146,37 @@ pub struct LogEntryBody {
 
 /// A page of the usage log, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "seq": 14, "at": "2026-11-30T09:15:00Z", "actor_kind": "citizen",
+            "actor_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89",
+            "action": "summary_care_record.opted_out",
+            "details": {
+                "opted_out_at": "2026-11-30T09:15:00Z", "restore_deadline": "2026-12-30T23:00:00Z"
+            }
+        },
+        {
+            "seq": 13, "at": "2026-11-30T09:10:00Z", "actor_kind": "citizen",
+            "actor_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89", "action": "login",
+            "details": {"acr": "idporten-loa-high"}
+        },
+        {
+            "seq": 12, "at": "2026-11-29T02:47:31Z", "actor_kind": "service",
+            "actor_id": "dev-service-clinic", "action": "summary_care_record.block_opened",
+            "details": {
+                "opening": "block_opened_in_emergency", "area": "summary_care_record",
+                "parts": [
+                    "critical_information", "medicines", "vaccinations", "hospital_contacts",
+                    "own_entries"
+                ],
+                "hpr_number": "1234567", "organisation_number": "983984339", "basis": "emergency",
+                "stated_basis": "Unconscious on admission; allergies needed before surgery"
+            }
+        }
+    ],
+    "next_cursor": "bG9nOjEy"
+}))]
 pub struct LogPage {
     pub items: Vec<LogEntryBody>,
     /// Pass as `cursor` to get the next (older) page; absent on the last page.
@@ -132,6 +194,37 @@ pub struct LogQuery {
 
 /// What others did since the citizen's previous login.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "previous_login_at": "2026-11-27T18:42:10Z",
+    "items": [
+        {
+            "seq": 11, "at": "2026-11-28T13:20:05Z", "actor_kind": "service",
+            "actor_id": "dev-service-writer", "action": "access.reported",
+            "details": {
+                "accessed_at": "2026-11-28T13:02:17Z", "accessed_until": "2026-11-28T13:20:00Z",
+                "information_object": "Kjernejournal: legemidler",
+                "professional": {"hpr_number": "1234567", "name": "Eva Eksempel", "role": "lege"},
+                "organisation": {"number": "983984339", "name": "Eksempel sykehus HF"},
+                "basis": "ordinary_care", "changed": false, "calling_system": "Eksempel EPJ",
+                "area": "summary_care_record"
+            }
+        },
+        {
+            "seq": 12, "at": "2026-11-29T02:47:31Z", "actor_kind": "service",
+            "actor_id": "dev-service-clinic", "action": "summary_care_record.block_opened",
+            "details": {
+                "opening": "block_opened_in_emergency", "area": "summary_care_record",
+                "parts": [
+                    "critical_information", "medicines", "vaccinations", "hospital_contacts",
+                    "own_entries"
+                ],
+                "hpr_number": "1234567", "organisation_number": "983984339", "basis": "emergency",
+                "stated_basis": "Unconscious on admission; allergies needed before surgery"
+            }
+        }
+    ],
+    "truncated": false
+}))]
 pub struct SinceLastLogin {
     /// The previous login, or none when this is the first.
     pub previous_login_at: Option<DateTime<Utc>>,

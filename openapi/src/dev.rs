@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"now": "2026-12-16T08:00:00Z", "offset_seconds": 1382400}))]
 pub struct ClockState {
     /// The server's "now".
     pub now: DateTime<Utc>,
@@ -15,6 +16,7 @@ pub struct ClockState {
 /// Set the clock to an instant.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"now": "2026-12-16T08:00:00Z"}))]
 pub struct SetClock {
     pub now: DateTime<Utc>,
 }
@@ -22,6 +24,7 @@ pub struct SetClock {
 /// Move the clock forward (or back, with a negative number).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"seconds": 86400}))]
 pub struct AdvanceClock {
     pub seconds: i64,
 }

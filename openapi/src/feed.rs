@@ -28,6 +28,21 @@ pub struct FeedEvent {
 
 /// A page of the feed, oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "events": [
+        {
+            "id": "8020b1a1-522c-4a5e-872a-d9aaf97be597",
+            "type": "summary_care_record.block_opened", "occurred_at": "2026-11-29T02:47:31Z",
+            "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89"
+        },
+        {
+            "id": "792ff34e-a6c1-4312-b53c-fe3087e4f9a4", "type": "summary_care_record.opted_out",
+            "occurred_at": "2026-11-30T09:15:00Z",
+            "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89"
+        }
+    ],
+    "next_cursor": "eyJ2IjoxLCJjbGllbnQiOiJkZXYtc2VydmljZS1mZWVkIiwiYWZ0ZXIiOjEwNDJ9"
+}))]
 pub struct FeedPage {
     pub events: Vec<FeedEvent>,
     /// Where to continue: always present; on an empty page it is the cursor that was sent, so a

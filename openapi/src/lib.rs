@@ -9,6 +9,7 @@ pub mod access;
 pub mod access_switches;
 pub mod children;
 pub mod citizen;
+pub mod contacts;
 pub mod dev;
 pub mod feed;
 pub mod powers_of_attorney;
@@ -17,6 +18,7 @@ pub mod representation;
 pub mod service;
 pub mod sharing;
 pub mod summary_care_record;
+pub mod webhooks;
 
 /// Security scheme names used in the document.
 pub mod security {

@@ -32,6 +32,10 @@ pub struct ServiceAreaInfo {
 /// Grant a power of attorney.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "grantee_pid": "02867933185", "all_areas": false, "areas": ["appointments", "prescriptions"],
+    "valid_until": "2026-12-31T23:00:00Z"
+}))]
 pub struct GrantRequestBody {
     /// The grantee's national identity number (11 digits). In the body, never in a URL.
     #[schema(example = "02867933185")]
@@ -83,6 +87,13 @@ pub struct OtherParty {
 
 /// A power of attorney as one of its two parties sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "4a01c955-6f33-41cb-84fa-0a6ba3514713", "role": "grantor",
+    "other_party": {"citizen_id": "e380c9b0-5e09-4ccd-a25f-61667e1f3b7f", "name": "Bjørn Haugen"},
+    "all_areas": false, "areas": ["appointments", "prescriptions"], "status": "pending",
+    "end_reason": null, "created_at": "2026-11-30T09:20:00Z", "valid_until": "2026-12-31T23:00:00Z",
+    "accepted_at": null, "ended_at": null
+}))]
 pub struct PowerOfAttorneyBody {
     /// Opaque id.
     pub id: String,
@@ -102,6 +113,40 @@ pub struct PowerOfAttorneyBody {
 
 /// The caller's powers of attorney, given and received, live and ended (the history).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "given": [
+        {
+            "id": "4a01c955-6f33-41cb-84fa-0a6ba3514713", "role": "grantor",
+            "other_party": {
+                "citizen_id": "e380c9b0-5e09-4ccd-a25f-61667e1f3b7f", "name": "Bjørn Haugen"
+            },
+            "all_areas": false, "areas": ["appointments", "prescriptions"], "status": "pending",
+            "end_reason": null, "created_at": "2026-11-30T09:20:00Z",
+            "valid_until": "2026-12-31T23:00:00Z", "accepted_at": null, "ended_at": null
+        }
+    ],
+    "received": [
+        {
+            "id": "9263113e-bee8-40c9-b0c1-83caa8fceeb7", "role": "grantee",
+            "other_party": {
+                "citizen_id": "90127eec-b92f-4928-afd2-56c65f37090f", "name": "Kjell Bakken"
+            },
+            "all_areas": false, "areas": ["appointments", "prescriptions", "co_payments"],
+            "status": "active", "end_reason": null, "created_at": "2026-10-20T11:00:00Z",
+            "valid_until": "2026-12-31T23:00:00Z", "accepted_at": "2026-10-20T18:45:12Z",
+            "ended_at": null
+        },
+        {
+            "id": "71560e4b-b227-4da9-930d-40522153ac4b", "role": "grantee",
+            "other_party": {
+                "citizen_id": "8ccbb4c6-65bf-457c-8469-63bed12b9727", "name": "Ola Nordmann"
+            },
+            "all_areas": true, "areas": [], "status": "ended", "end_reason": "revoked_by_grantor",
+            "created_at": "2026-09-02T16:30:00Z", "valid_until": null,
+            "accepted_at": "2026-09-02T20:01:44Z", "ended_at": "2026-11-15T10:12:09Z"
+        }
+    ]
+}))]
 pub struct PowersOfAttorneyList {
     pub given: Vec<PowerOfAttorneyBody>,
     pub received: Vec<PowerOfAttorneyBody>,

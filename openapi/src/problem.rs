@@ -52,6 +52,7 @@ pub enum ProblemType {
     RecordActive,
     AlreadyBlocked,
     AlreadyObjected,
+    ConfirmationLinkInvalid,
     Internal,
     Unavailable,
 }
@@ -105,6 +106,7 @@ impl ProblemType {
             ProblemType::RecordActive => "record-active",
             ProblemType::AlreadyBlocked => "already-blocked",
             ProblemType::AlreadyObjected => "already-objected",
+            ProblemType::ConfirmationLinkInvalid => "confirmation-link-invalid",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -145,7 +147,7 @@ impl ProblemType {
             | ProblemType::RecordActive
             | ProblemType::AlreadyBlocked
             | ProblemType::AlreadyObjected => 409,
-            ProblemType::RestoreWindowClosed => 410,
+            ProblemType::RestoreWindowClosed | ProblemType::ConfirmationLinkInvalid => 410,
             ProblemType::DigitalAccessRemoved => 403,
             ProblemType::IdempotencyKeyInProgress => 409,
             ProblemType::NotTheGrantee
@@ -221,6 +223,9 @@ impl ProblemType {
             ProblemType::AlreadyLifted => "It has already been lifted",
             ProblemType::AlreadyBlocked => "A block of this kind is already in force",
             ProblemType::AlreadyObjected => "An objection against them is already in force",
+            ProblemType::ConfirmationLinkInvalid => {
+                "This confirmation link is unknown, used or expired; set the address again for a new one"
+            }
             ProblemType::DigitalAccessRemoved => {
                 "Digital access to these services is removed; re-open it under access settings"
             }
@@ -245,6 +250,11 @@ impl ProblemType {
 
 /// An RFC 9457 problem details object (`application/problem+json`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation-failed", "title": "The request has invalid fields", "status": 400,
+    "request_id": "0438bb40-5095-4c3e-9cce-0115d010325e",
+    "errors": [{"field": "pid", "detail": "the identity number's check digits do not match"}]
+}))]
 pub struct Problem {
     /// A stable URI reference naming the kind of problem, e.g. `/problems/consent-required`.
     #[serde(rename = "type")]

@@ -50,6 +50,51 @@ pub struct UnavailableRepresentation {
 
 /// The person selector ("Hvem vil du bruke Helsenorge på vegne av?").
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "representation_id": "9263113e-bee8-40c9-b0c1-83caa8fceeb7",
+            "kind": "power_of_attorney",
+            "person": {"citizen_id": "90127eec-b92f-4928-afd2-56c65f37090f", "name": "Kjell Bakken"},
+            "areas": ["appointments", "prescriptions", "co_payments"],
+            "valid_until": "2026-12-31T23:00:00Z", "age_band": null, "upcoming_change": null
+        },
+        {
+            "representation_id": "022b145a-48f3-4856-a0f8-fc389a8fdfa6", "kind": "guardian",
+            "person": {
+                "citizen_id": "022b145a-48f3-4856-a0f8-fc389a8fdfa6", "name": "Jakob Nordmann"
+            },
+            "areas": [
+                "appointments", "prescriptions", "vaccinations", "health_registries", "co_payments",
+                "patient_record", "summary_care_record", "communication"
+            ],
+            "valid_until": null, "age_band": "under_12",
+            "upcoming_change": {
+                "milestone": "restricted_at_12", "on": "2026-12-16", "at": "2026-12-15T23:00:00Z"
+            }
+        },
+        {
+            "representation_id": "a2321494-63c3-43f4-945b-8ddca5232646", "kind": "guardian",
+            "person": {
+                "citizen_id": "a2321494-63c3-43f4-945b-8ddca5232646", "name": "Sofie Nordmann"
+            },
+            "areas": ["appointments", "vaccinations", "co_payments"], "valid_until": null,
+            "age_band": "12_to_16",
+            "upcoming_change": {
+                "milestone": "ends_at_16", "on": "2030-01-20", "at": "2030-01-19T23:00:00Z"
+            }
+        }
+    ],
+    "unavailable": [
+        {
+            "kind": "guardian",
+            "person": {
+                "citizen_id": "0ccec350-9b01-4deb-9e10-4a2e8f66ecda", "name": "Lukas Nordmann"
+            },
+            "message": "Digital access to this child is not available."
+        }
+    ]
+}))]
 pub struct RepresentationList {
     /// Everyone the caller can act for now; each can be selected with `X-Acting-For`.
     pub items: Vec<RepresentationBody>,
@@ -60,6 +105,7 @@ pub struct RepresentationList {
 /// Record that a service was used, for oneself or (with `X-Acting-For`) on someone's behalf.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"area": "prescriptions", "service": "Resepter"}))]
 pub struct ServiceUse {
     pub area: ServiceAreaBody,
     /// The service's short name as the front end shows it (1-100 characters).
@@ -68,6 +114,7 @@ pub struct ServiceUse {
 
 /// Where the use was recorded.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"subject_id": "90127eec-b92f-4928-afd2-56c65f37090f", "seq": 57}))]
 pub struct ServiceUseRecorded {
     /// The citizen in whose log the use was recorded (the represented person when acting).
     pub subject_id: String,
@@ -78,6 +125,7 @@ pub struct ServiceUseRecorded {
 /// May this actor act for this person in this service area now?
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"actor_pid": "21878226426", "subject_pid": "20811453413", "area": "vaccinations", "proof": true}))]
 pub struct RepresentationQuery {
     /// The acting person's identity number (11 digits).
     pub actor_pid: String,
@@ -128,6 +176,14 @@ pub struct RepresentationFacts {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "decision": "allow", "reason": "guardian",
+    "representation": {
+        "kind": "guardian", "power_of_attorney_id": null, "age_band": "12_to_16",
+        "areas": ["appointments", "vaccinations", "co_payments"], "valid_until": null
+    },
+    "proof": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiIsImtpZCI6IjJKMkp3MTU0cVBjdy1JVXdUam9rOWxKc3BLR3VGblYtZVYyTlJTeUFKWFUifQ.eyJpc3MiOiJodHRwczovL2NvbnNlbnQtcG9ydGFsLmV4YW1wbGUiLCJzdWIiOiJhMjMyMTQ5NC02M2MzLTQzZjQtOTQ1Yi04ZGRjYTUyMzI2NDYiLCJhY3QiOnsic3ViIjoiM2NiYjg1MTQtYWVlMS00ZDdiLWFkNmYtOGVhZjNjNGZlYjg5In0sInN1YmplY3RfcGlkIjoiMjA4MTE0NTM0MTMiLCJhY3Rvcl9waWQiOiIyMTg3ODIyNjQyNiIsImFyZWFzIjpbImFwcG9pbnRtZW50cyIsInZhY2NpbmF0aW9ucyIsImNvX3BheW1lbnRzIl0sImJhc2lzIjoiZ3VhcmRpYW4iLCJpYXQiOjE3OTYwMzMxMDAsIm5iZiI6MTc5NjAzMzEwMCwiZXhwIjoxNzk2MDMzNDAwLCJqdGkiOiJkNTI4MjlmOC1jZWUyLTRhZTMtYTU0OC05MWM5OTVhMTIwNjEifQ.nSNZc-ao9Km02nbkuV1ldhzTgKBoij5VRYpngTZ9sYCiS8sEBJglrEDkLaDbRpgRJ9t1_UTH6hx6gSHcHvJPBw"
+}))]
 pub struct RepresentationAnswer {
     pub decision: RepresentationDecision,
     pub reason: RepresentationReason,
@@ -143,12 +199,34 @@ pub struct RepresentationAnswer {
 /// Up to 100 questions at once.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "items": [
+        {"actor_pid": "21878226426", "subject_pid": "20811453413", "area": "vaccinations"},
+        {"actor_pid": "21878226426", "subject_pid": "12811064708", "area": "appointments"}
+    ]
+}))]
 pub struct RepresentationBatch {
     pub items: Vec<RepresentationQuery>,
 }
 
 /// One answer per question, in the order asked.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "decision": "allow", "reason": "guardian",
+            "representation": {
+                "kind": "guardian", "power_of_attorney_id": null, "age_band": "12_to_16",
+                "areas": ["appointments", "vaccinations", "co_payments"], "valid_until": null
+            },
+            "proof": null
+        },
+        {
+            "decision": "deny", "reason": "guardian_access_ended", "representation": null,
+            "proof": null
+        }
+    ]
+}))]
 pub struct RepresentationBatchAnswer {
     pub items: Vec<RepresentationAnswer>,
 }

@@ -8,10 +8,11 @@ use crate::citizen::ConsentLevelBody;
 /// Ask whether a citizen is an active user of the portal ("HelsenorgeAktivSjekken").
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"pid": "21878226426"}))]
 pub struct ActiveUserQuery {
     /// The citizen's national identity number (fødselsnummer or D-number), 11 digits. Sent in
     /// the body, never in a URL.
-    #[schema(example = "01018012345")]
+    #[schema(example = "21878226426")]
     pub pid: String,
 }
 
@@ -37,6 +38,11 @@ pub enum ActiveReason {
 
 /// The answer: a decision, its reason and the facts it rests on.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "decision": "active", "reason": "consent_active", "consent_level": "full",
+    "accepted_terms_version": "2026-01", "terms_in_force": "2026-01",
+    "removed_access": ["patient_record"]
+}))]
 pub struct ActiveUserAnswer {
     pub decision: ActiveDecision,
     pub reason: ActiveReason,
@@ -55,12 +61,26 @@ pub struct ActiveUserAnswer {
 /// Up to 100 citizens at once.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"pid": "21878226426"}, {"pid": "30818049397"}]}))]
 pub struct ActiveUserBatch {
     pub items: Vec<ActiveUserQuery>,
 }
 
 /// One answer per citizen, in the order asked.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "decision": "active", "reason": "consent_active", "consent_level": "full",
+            "accepted_terms_version": "2026-01", "terms_in_force": "2026-01",
+            "removed_access": ["patient_record"]
+        },
+        {
+            "decision": "inactive", "reason": "not_registered", "consent_level": null,
+            "accepted_terms_version": null, "terms_in_force": "2026-01", "removed_access": []
+        }
+    ]
+}))]
 pub struct ActiveUserBatchAnswer {
     pub items: Vec<ActiveUserAnswer>,
 }

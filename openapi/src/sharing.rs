@@ -52,6 +52,11 @@ pub struct NewBlock {
 
 /// A block of the summary care record. Nothing is deleted by a block.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "06248d55-a4a4-4139-9bde-8b643eeccbeb", "kind": "part", "part": "medicines",
+    "hpr_number": null, "created_at": "2026-11-20T19:04:11Z", "lifted_at": null,
+    "holds_in_emergency": false
+}))]
 pub struct Block {
     pub id: String,
     pub kind: BlockKind,
@@ -66,6 +71,21 @@ pub struct Block {
 
 /// The blocks in force, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89",
+    "items": [
+        {
+            "id": "06248d55-a4a4-4139-9bde-8b643eeccbeb", "kind": "part", "part": "medicines",
+            "hpr_number": null, "created_at": "2026-11-20T19:04:11Z", "lifted_at": null,
+            "holds_in_emergency": false
+        },
+        {
+            "id": "5dad9f95-a394-4d19-bc08-c336a5804985", "kind": "professional", "part": null,
+            "hpr_number": "7654321", "created_at": "2026-10-12T08:30:00Z", "lifted_at": null,
+            "holds_in_emergency": true
+        }
+    ]
+}))]
 pub struct BlockList {
     /// Whose record (opaque portal id).
     pub subject_id: String,
@@ -99,6 +119,10 @@ pub struct NewObjection {
 /// An objection to sharing one's records with a professional or an organisation. Only an
 /// emergency with a stated basis overrides it, and the citizen is told.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "6d9c3da6-996f-4a9d-b303-863fc3a273df", "kind": "organisation", "hpr_number": null,
+    "organisation_number": "974749025", "created_at": "2026-11-24T20:11:45Z", "lifted_at": null
+}))]
 pub struct Objection {
     pub id: String,
     pub kind: ObjectionKind,
@@ -110,6 +134,21 @@ pub struct Objection {
 
 /// The objections in force, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89",
+    "items": [
+        {
+            "id": "6d9c3da6-996f-4a9d-b303-863fc3a273df", "kind": "organisation",
+            "hpr_number": null, "organisation_number": "974749025",
+            "created_at": "2026-11-24T20:11:45Z", "lifted_at": null
+        },
+        {
+            "id": "f33c2066-720d-4ac9-a691-361779ea8131", "kind": "professional",
+            "hpr_number": "2345678", "organisation_number": null,
+            "created_at": "2026-10-12T08:31:10Z", "lifted_at": null
+        }
+    ]
+}))]
 pub struct ObjectionList {
     pub subject_id: String,
     pub items: Vec<Objection>,
@@ -151,6 +190,22 @@ pub struct Opening {
 
 /// The latest openings (at most 100), newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89",
+    "items": [
+        {
+            "at": "2026-11-29T02:47:31Z", "kind": "block_opened_in_emergency",
+            "resource": "summary_care_record",
+            "parts": [
+                "critical_information", "medicines", "vaccinations", "hospital_contacts",
+                "own_entries"
+            ],
+            "hpr_number": "1234567", "organisation_number": "983984339", "basis": "emergency",
+            "stated_basis": "Unconscious on admission; allergies needed before surgery",
+            "client_id": "dev-service-clinic"
+        }
+    ]
+}))]
 pub struct OpeningList {
     pub subject_id: String,
     pub items: Vec<Opening>,
@@ -161,7 +216,7 @@ pub struct OpeningList {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "pid": "21878226426", "resource": "summary_care_record", "hpr_number": "1234567",
-    "organisation_number": "974749025", "basis": "emergency",
+    "organisation_number": "983984339", "basis": "emergency",
     "stated_basis": "Unconscious on admission; allergies needed before surgery"
 }))]
 pub struct ProfessionalAccessQuery {
@@ -222,6 +277,15 @@ pub struct ProfessionalAccessFacts {
 
 /// The answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89", "allowed": true,
+    "reason": "opened_in_emergency", "withheld_parts": [],
+    "openings": ["block_opened_in_emergency"],
+    "facts": {
+        "record_state": "active", "record_blocked": false, "blocked_parts": ["medicines"],
+        "professional_blocked": false, "objection": null
+    }
+}))]
 pub struct ProfessionalAccessDecision {
     pub subject_id: String,
     pub allowed: bool,
@@ -237,11 +301,45 @@ pub struct ProfessionalAccessDecision {
 /// Up to 100 questions, answered in order.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "items": [
+        {
+            "pid": "21878226426", "resource": "summary_care_record", "hpr_number": "1234567",
+            "organisation_number": "983984339", "basis": "emergency",
+            "stated_basis": "Unconscious on admission; allergies needed before surgery"
+        },
+        {
+            "pid": "30818049397", "resource": "patient_record", "hpr_number": "1234567",
+            "organisation_number": "983984339", "basis": "ordinary_care"
+        }
+    ]
+}))]
 pub struct ProfessionalAccessBatch {
     pub items: Vec<ProfessionalAccessQuery>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89", "allowed": true,
+            "reason": "opened_in_emergency", "withheld_parts": [],
+            "openings": ["block_opened_in_emergency"],
+            "facts": {
+                "record_state": "active", "record_blocked": false, "blocked_parts": ["medicines"],
+                "professional_blocked": false, "objection": null
+            }
+        },
+        {
+            "subject_id": "8ccbb4c6-65bf-457c-8469-63bed12b9727", "allowed": true,
+            "reason": "no_restriction", "withheld_parts": [], "openings": [],
+            "facts": {
+                "record_state": "active", "record_blocked": false, "blocked_parts": [],
+                "professional_blocked": false, "objection": null
+            }
+        }
+    ]
+}))]
 pub struct ProfessionalAccessBatchAnswer {
     pub items: Vec<ProfessionalAccessDecision>,
 }

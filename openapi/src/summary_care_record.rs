@@ -31,6 +31,14 @@ pub enum PossibleStep {
 
 /// Where the citizen's summary care record stands, and what is possible until when.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89", "state": "opted_out",
+    "record_blocked": false, "blocked_parts": ["medicines"], "available_to_health_personnel": false,
+    "opted_out_at": "2026-11-30T09:15:00Z", "restore_deadline": "2026-12-30T23:00:00Z",
+    "possible": "restore", "possible_until": "2026-12-30T23:00:00Z", "purge_ordered_at": null,
+    "record_started_at": null,
+    "message": "You have opted out. Health personnel cannot see your summary care record and nothing can be added to it. You can change your mind and have it restored until the end of 30 December 2026 (Norwegian time)."
+}))]
 pub struct SummaryCareRecordStatus {
     /// Whose record (opaque portal id).
     pub subject_id: String,
@@ -59,6 +67,7 @@ pub struct SummaryCareRecordStatus {
 /// Ask for a citizen's summary care record status (downstream services).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"pid": "21878226426"}))]
 pub struct SummaryCareRecordQuery {
     /// The citizen's identity number (11 digits), in the body.
     pub pid: String,
@@ -67,17 +76,39 @@ pub struct SummaryCareRecordQuery {
 /// Up to 100 citizens' statuses, answered in order.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"pid": "21878226426"}, {"pid": "30818049397"}]}))]
 pub struct SummaryCareRecordBatch {
     pub items: Vec<SummaryCareRecordQuery>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "items": [
+        {
+            "subject_id": "3cbb8514-aee1-4d7b-ad6f-8eaf3c4feb89", "state": "opted_out",
+            "record_blocked": false, "blocked_parts": ["medicines"],
+            "available_to_health_personnel": false, "opted_out_at": "2026-11-30T09:15:00Z",
+            "restore_deadline": "2026-12-30T23:00:00Z", "possible": "restore",
+            "possible_until": "2026-12-30T23:00:00Z", "purge_ordered_at": null,
+            "record_started_at": null,
+            "message": "You have opted out. Health personnel cannot see your summary care record and nothing can be added to it. You can change your mind and have it restored until the end of 30 December 2026 (Norwegian time)."
+        },
+        {
+            "subject_id": "8ccbb4c6-65bf-457c-8469-63bed12b9727", "state": "active",
+            "record_blocked": false, "blocked_parts": [], "available_to_health_personnel": true,
+            "opted_out_at": null, "restore_deadline": null, "possible": "opt_out",
+            "possible_until": null, "purge_ordered_at": null, "record_started_at": null,
+            "message": "You have a summary care record. Health personnel can see it when they treat you."
+        }
+    ]
+}))]
 pub struct SummaryCareRecordBatchAnswer {
     pub items: Vec<SummaryCareRecordStatus>,
 }
 
 /// What an operator's or the scheduler's purge run did.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"ordered": 2}))]
 pub struct PurgeRun {
     /// Purges ordered by this run.
     pub ordered: usize,

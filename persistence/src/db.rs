@@ -246,6 +246,17 @@ pub fn to_db(t: DateTime<Utc>) -> NaiveDateTime {
     t.trunc_subsecs(0).naive_utc()
 }
 
+/// `t` rounded up to the stored whole second: for a retry time, which must never come earlier
+/// than its backoff says.
+pub fn ceil_to_db(t: DateTime<Utc>) -> NaiveDateTime {
+    use chrono::Timelike;
+    if t.nanosecond() == 0 {
+        to_db(t)
+    } else {
+        to_db(t + chrono::Duration::seconds(1))
+    }
+}
+
 pub fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }

@@ -11,6 +11,7 @@ pub mod citizens;
 pub mod db;
 pub mod idempotency;
 pub mod login_requests;
+pub mod notifications;
 pub mod outbox;
 pub mod powers_of_attorney;
 pub mod register;
@@ -20,6 +21,7 @@ pub mod sharing;
 pub mod summary_care_records;
 pub mod terms;
 pub mod usage_log;
+pub mod webhooks;
 
 pub use db::{AnyConnection, Backend, Db, StoreError, TxError};
 /// The database error type, for callers that implement [`TxError`].

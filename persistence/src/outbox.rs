@@ -85,19 +85,7 @@ pub fn after(
             outbox::payload,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(position, event_id, event_type, subject_id, occurred_at, payload)| Event {
-                position,
-                event_id,
-                event_type,
-                subject_id,
-                occurred_at: from_db(occurred_at),
-                payload,
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(event).collect())
 }
 
 /// The newest position (0 when the outbox is empty).
@@ -107,4 +95,46 @@ pub fn head(conn: &mut AnyConnection) -> Result<i64, StoreError> {
         .select(max(outbox::id))
         .first::<Option<i64>>(conn)?
         .unwrap_or(0))
+}
+
+/// The latest `limit` events about `subject_id`, newest first.
+pub fn of_subject(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let rows: Vec<(i64, String, String, String, NaiveDateTime, String)> = outbox::table
+        .filter(outbox::subject_id.eq(subject_id))
+        .order(outbox::id.desc())
+        .limit(limit)
+        .select((
+            outbox::id,
+            outbox::event_id,
+            outbox::event_type,
+            outbox::subject_id,
+            outbox::occurred_at,
+            outbox::payload,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(event).collect())
+}
+
+fn event(
+    (position, event_id, event_type, subject_id, occurred_at, payload): (
+        i64,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        String,
+    ),
+) -> Event {
+    Event {
+        position,
+        event_id,
+        event_type,
+        subject_id,
+        occurred_at: from_db(occurred_at),
+        payload,
+    }
 }

@@ -222,3 +222,85 @@ diesel::table! {
         log_seq -> BigInt,
     }
 }
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        client_id -> Text,
+        url -> Text,
+        event_types -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+        fanned_out_to -> BigInt,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_position -> BigInt,
+        event_type -> Text,
+        subject_id -> Text,
+        event_occurred_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> Text,
+        attempt -> Integer,
+        at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhook_endpoints);
+
+diesel::table! {
+    contact_details (citizen_id) {
+        citizen_id -> Text,
+        email -> Nullable<Text>,
+        email_confirmed_at -> Nullable<Timestamp>,
+        phone -> Nullable<Text>,
+        language -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_confirmations (token_hash) {
+        token_hash -> Text,
+        citizen_id -> Text,
+        email -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        citizen_id -> Text,
+        kind -> Text,
+        language -> Text,
+        recipient -> Nullable<Text>,
+        facts -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        occasion -> Text,
+    }
+}

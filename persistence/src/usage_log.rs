@@ -103,6 +103,22 @@ pub fn page(
         .collect()
 }
 
+/// Entry `seq` of `subject_id`'s log.
+pub fn entry(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+    seq: i64,
+) -> Result<Option<ChainedEntry>, StoreError> {
+    usage_log::table
+        .filter(usage_log::subject_id.eq(subject_id))
+        .filter(usage_log::seq.eq(seq))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .map(ChainedEntry::try_from)
+        .transpose()
+}
+
 /// Entries after `after_seq` (all when `None`) that someone other than the subject themself made,
 /// oldest first, at most `limit`.
 pub fn by_others_since(

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod idp;
 pub mod logscan;
+pub mod mail;
 
 pub use app::{Backend, Session, TestApp};
 pub use idp::Idp;

@@ -14,7 +14,7 @@ use persistence::{access_switches, citizens};
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::routes::representations::check_batch_size;
+use crate::routes::representations::batch_pids;
 use crate::state::AppState;
 use crate::views;
 
@@ -68,16 +68,7 @@ pub async fn active_user_batch(
     body: JsonBody<ActiveUserBatch>,
 ) -> Result<web::Json<ActiveUserBatchAnswer>, ApiError> {
     let batch = body.into_inner()?;
-    check_batch_size(batch.items.len())?;
-    let pids = batch
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            NationalId::parse(&q.pid, state.config.id_policy())
-                .map_err(|e| ApiError::validation(&format!("items[{i}].pid"), e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let pids = batch_pids(batch.items.iter().map(|q| q.pid.as_str()), &state)?;
     Ok(web::Json(ActiveUserBatchAnswer {
         items: answer_all(&state, pids).await?,
     }))

@@ -3,6 +3,7 @@
 
 use actix_web::web;
 use chrono::Duration;
+use openapi::contacts::ReminderRun;
 use openapi::dev::{AdvanceClock, ClockState, SetClock};
 use openapi::problem::Problem;
 use openapi::summary_care_record::PurgeRun;
@@ -72,4 +73,20 @@ pub async fn order_purges(state: web::Data<AppState>) -> Result<web::Json<PurgeR
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(web::Json(PurgeRun { ordered }))
+}
+
+/// Plan every reminder due at the server's (dev) clock now, as the reminder timer would.
+#[utoipa::path(post, path = "/dev/jobs/reminders", tag = "dev",
+    responses((status = 200, body = ReminderRun), (status = 404, description = "Not in dev mode", body = Problem, content_type = "application/problem+json")))]
+pub async fn reminders(state: web::Data<AppState>) -> Result<web::Json<ReminderRun>, ApiError> {
+    if state.dev_clock.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let now = state.now();
+    let db = state.db.clone();
+    let config = state.config.clone();
+    let queued = web::block(move || crate::notify_worker::schedule_reminders(&db, &config, now))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(web::Json(ReminderRun { queued }))
 }

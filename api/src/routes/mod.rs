@@ -5,9 +5,11 @@ pub mod access;
 pub mod access_switches;
 pub mod auth;
 pub mod child_restrictions;
+pub mod contact_details;
 pub mod decisions;
 pub mod dev_clock;
 pub mod feed;
+pub mod fhir;
 pub mod health;
 pub mod home;
 pub mod me;
@@ -18,6 +20,7 @@ pub mod sharing;
 pub mod summary_care_record;
 pub mod terms;
 pub mod usage_log;
+pub mod webhooks;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 
@@ -149,6 +152,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
             resource("/api/v1/decisions/professional-access/batch", "POST")
                 .route(web::post().to(sharing::decide_batch)),
         )
+        .service(
+            resource("/api/v1/contact-details", "GET, PUT")
+                .route(web::get().to(contact_details::get))
+                .route(web::put().to(contact_details::put)),
+        )
+        .service(
+            resource("/api/v1/contact-details/email-confirmation", "GET")
+                .route(web::get().to(contact_details::confirm)),
+        )
+        .service(
+            resource("/api/v1/notifications", "GET")
+                .route(web::get().to(contact_details::notifications)),
+        )
         .service(resource("/api/v1/notices", "GET").route(web::get().to(notices::notices)))
         .service(
             resource("/api/v1/child-restrictions/refusals", "POST")
@@ -172,6 +188,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(resource("/api/v1/access-reports", "POST").route(web::post().to(access::report)))
         .service(resource("/api/v1/feed", "GET").route(web::get().to(feed::feed)))
         .service(
+            resource("/api/v1/fhir/Consent/_search", "POST").route(web::post().to(fhir::search)),
+        )
+        .service(
+            resource("/api/v1/webhooks", "GET, POST")
+                .route(web::get().to(webhooks::list))
+                .route(web::post().to(webhooks::register)),
+        )
+        .service(
+            resource("/api/v1/webhooks/{webhook_id}", "DELETE")
+                .route(web::delete().to(webhooks::remove)),
+        )
+        .service(
+            resource("/api/v1/webhooks/{webhook_id}/deliveries", "GET")
+                .route(web::get().to(webhooks::deliveries)),
+        )
+        .service(
+            resource("/api/v1/change-deliveries", "GET")
+                .route(web::get().to(webhooks::change_deliveries)),
+        )
+        .service(
             resource("/.well-known/jwks.json", "GET").route(web::get().to(representations::jwks)),
         )
         .service(resource("/health/live", "GET").route(web::get().to(health::live)))
@@ -186,6 +222,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(
             resource("/dev/jobs/order-purges", "POST")
                 .route(web::post().to(dev_clock::order_purges)),
+        )
+        .service(
+            resource("/dev/jobs/reminders", "POST").route(web::post().to(dev_clock::reminders)),
         );
     }
 }

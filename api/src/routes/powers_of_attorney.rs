@@ -144,7 +144,16 @@ fn refusal(r: GrantRefusal) -> ApiError {
 
 /// The fixed list of service areas.
 #[utoipa::path(get, path = "/api/v1/service-areas", tag = "powers-of-attorney",
-    responses((status = 200, body = Vec<ServiceAreaInfo>)))]
+    responses((status = 200, body = Vec<ServiceAreaInfo>, example = json!([
+        {"area": "appointments", "description": "Appointments and referrals", "requires_consent_level": "basis"},
+        {"area": "prescriptions", "description": "Prescriptions and medicines", "requires_consent_level": "basis"},
+        {"area": "vaccinations", "description": "Vaccinations", "requires_consent_level": "basis"},
+        {"area": "health_registries", "description": "Information in national health registries", "requires_consent_level": "basis"},
+        {"area": "co_payments", "description": "Co-payments and the exemption card", "requires_consent_level": "basis"},
+        {"area": "patient_record", "description": "The patient record from hospitals and GPs", "requires_consent_level": "basis_plus"},
+        {"area": "summary_care_record", "description": "The summary care record", "requires_consent_level": "basis_plus"},
+        {"area": "communication", "description": "Messages and other contact with the GP and health services", "requires_consent_level": "full"}
+    ]))))]
 pub async fn service_areas() -> web::Json<Vec<ServiceAreaInfo>> {
     web::Json(
         ServiceArea::ALL

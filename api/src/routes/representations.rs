@@ -304,6 +304,21 @@ pub fn check_batch_size(n: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The identity numbers of a batch of 1 to [`MAX_BATCH`] items, each named `items[i].pid` when
+/// it is not one.
+pub fn batch_pids<'a>(
+    pids: impl ExactSizeIterator<Item = &'a str>,
+    state: &AppState,
+) -> Result<Vec<NationalId>, ApiError> {
+    check_batch_size(pids.len())?;
+    pids.enumerate()
+        .map(|(i, pid)| {
+            NationalId::parse(pid, state.config.id_policy())
+                .map_err(|e| ApiError::validation(&format!("items[{i}].pid"), e.to_string()))
+        })
+        .collect()
+}
+
 struct ParsedQuery {
     actor_pid: NationalId,
     subject_pid: NationalId,
@@ -500,7 +515,11 @@ fn facts(r: &Representation) -> RepresentationFacts {
 
 /// The public keys that verify proofs of representation.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "decisions",
-    responses((status = 200, description = "A JWK set (RFC 7517)", body = Object)))]
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = Object, example = json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "x": "2WMh128QzoZ7bXEznbvq-jv0G4W6v28U6hFDrGSnC1Y",
+        "y": "8lkkYfFkXYqbdFIgmxnvZi8jw2f27khS826fpt4NgAQ",
+        "kid": "2J2Jw154qPcw-IUwTjok9lJspKGuFnV-eV2NRSyAJXU", "alg": "ES256", "use": "sig"
+    }]}))))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "public, max-age=300"))

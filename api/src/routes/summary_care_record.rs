@@ -28,7 +28,7 @@ use crate::auth::acting::{recheck, ActingCitizen, Basis};
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::routes::representations::check_batch_size;
+use crate::routes::representations::batch_pids;
 use crate::routes::sharing;
 use crate::state::AppState;
 
@@ -384,16 +384,7 @@ pub async fn decide_batch(
     body: JsonBody<SummaryCareRecordBatch>,
 ) -> Result<web::Json<SummaryCareRecordBatchAnswer>, ApiError> {
     let batch = body.into_inner()?;
-    check_batch_size(batch.items.len())?;
-    let pids = batch
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            NationalId::parse(&q.pid, state.config.id_policy())
-                .map_err(|e| ApiError::validation(&format!("items[{i}].pid"), e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let pids = batch_pids(batch.items.iter().map(|q| q.pid.as_str()), &state)?;
     Ok(web::Json(SummaryCareRecordBatchAnswer {
         items: statuses(&state, pids).await?,
     }))

@@ -1,0 +1,4 @@
+DROP INDEX outbox_subject;
+DROP TABLE webhook_attempts;
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_endpoints;

@@ -1,0 +1,3 @@
+DROP TABLE notifications;
+DROP TABLE email_confirmations;
+DROP TABLE contact_details;
