@@ -66,6 +66,62 @@ struct AccessClaims {
     client_id: Option<String>,
     sub: Option<String>,
     scope: Option<String>,
+    exp: u64,
+}
+
+/// A token that verified: who it is, what it may, until when (UNIX seconds, leeway included).
+#[derive(Clone)]
+struct Verified {
+    client_id: String,
+    scopes: Vec<String>,
+    valid_until: u64,
+}
+
+/// Tokens already verified, by the SHA-256 of their text. A machine client sends the same token
+/// for its whole life (minutes), and checking its ES256/RS256 signature again on every request
+/// cost more than the decision it guards (docs/BENCHMARK.md). The same bytes verify the same way
+/// until they expire, so an entry lives until the token's `exp`; a key withdrawn from an issuer's
+/// JWKS stops new tokens at once and the cached ones at their `exp`. Bounded: when full, expired
+/// entries go, and if none had expired, all do.
+struct VerifiedCache {
+    entries: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+const VERIFIED_CACHE_SIZE: usize = 10_000;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl VerifiedCache {
+    fn key(token: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    fn get(&self, token: &str) -> Option<Verified> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(&Self::key(token))
+            .filter(|v| unix_now() < v.valid_until)
+            .cloned()
+    }
+
+    fn put(&self, token: &str, v: Verified) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= VERIFIED_CACHE_SIZE {
+            let now = unix_now();
+            entries.retain(|_, e| now < e.valid_until);
+            if entries.len() >= VERIFIED_CACHE_SIZE {
+                entries.clear();
+            }
+        }
+        entries.insert(Self::key(token), v);
+    }
 }
 
 struct KeyEntry {
@@ -85,6 +141,7 @@ pub struct ServiceTokens {
     http: reqwest::Client,
     /// The keys, and when the next refresh may run.
     keys: RwLock<(HashMap<String, KeyEntry>, Option<Instant>)>,
+    verified: VerifiedCache,
 }
 
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(30);
@@ -99,6 +156,9 @@ impl ServiceTokens {
             leeway: config.service_token_leeway_seconds,
             http,
             keys: RwLock::new((HashMap::new(), None)),
+            verified: VerifiedCache {
+                entries: std::sync::Mutex::new(HashMap::new()),
+            },
         }
     }
 
@@ -184,6 +244,15 @@ impl ServiceTokens {
 
     /// Verifies `token`; returns the client id and its scopes.
     pub async fn verify(&self, token: &str) -> Result<(String, Vec<String>), ApiError> {
+        if let Some(v) = self.verified.get(token) {
+            return Ok((v.client_id, v.scopes));
+        }
+        let verified = self.verify_signature(token).await?;
+        self.verified.put(token, verified.clone());
+        Ok((verified.client_id, verified.scopes))
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<Verified, ApiError> {
         let bad = |why: &str| ApiError::InvalidToken(why.to_owned());
         let head = decode_header(token).map_err(|e| bad(&format!("header: {e}")))?;
         if !self.algorithms.contains(&head.alg) {
@@ -225,7 +294,11 @@ impl ServiceTokens {
             .split_whitespace()
             .map(str::to_owned)
             .collect();
-        Ok((client_id, scopes))
+        Ok(Verified {
+            client_id,
+            scopes,
+            valid_until: data.claims.exp.saturating_add(self.leeway),
+        })
     }
 }
 

@@ -1,0 +1,479 @@
+//! The tables printed after each run, the summary against the issue's targets, and
+//! target/bench/results.json (runs of earlier invocations with another backend or size are kept,
+//! so a 1m run started later still gets its growth ratio).
+
+use serde_json::{json, Value};
+use std::path::Path;
+
+use crate::driver::{Endpoint, PhaseResult};
+use crate::error::{Context, Result};
+use crate::load::{LoadReport, Target};
+use crate::Options;
+
+/// Targets of issue #6, item 7.
+const MIN_RATIO: f64 = 0.5;
+const MAX_P99_MS: f64 = 2.0;
+const MAX_GROWTH: f64 = 1.5;
+
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub memory_gib: f64,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown CPU".to_owned(), |(_, m)| m.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kib: f64 = meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        Machine {
+            cpus,
+            cpu_model,
+            memory_gib: kib / 1024.0 / 1024.0,
+        }
+    }
+}
+
+/// One (backend, size) as measured, in the form results.json keeps.
+#[derive(Debug, Clone)]
+pub struct Run(Value);
+
+impl Run {
+    pub fn new(
+        target: &Target,
+        load: &LoadReport,
+        database_bytes: Option<u64>,
+        results: Vec<PhaseResult>,
+    ) -> Run {
+        let trivial_rps = results
+            .iter()
+            .find(|r| r.endpoint == Endpoint::Trivial)
+            .map(PhaseResult::rps);
+        let endpoints: Vec<Value> = results
+            .iter()
+            .map(|r| {
+                let ratio = trivial_rps.filter(|t| *t > 0.0).map(|t| r.rps() / t);
+                json!({
+                    "endpoint": r.endpoint.name(),
+                    "request": r.endpoint.request_line(),
+                    "requests": r.requests,
+                    "errors": r.errors,
+                    "warmup_errors": r.warmup_errors,
+                    "first_error": r.first_error,
+                    "seconds": round(r.seconds, 3),
+                    "requests_per_second": round(r.rps(), 1),
+                    "p50_ms": round(r.p_ms(0.5), 3),
+                    "p90_ms": round(r.p_ms(0.9), 3),
+                    "p99_ms": round(r.p_ms(0.99), 3),
+                    "p999_ms": round(r.p_ms(0.999), 3),
+                    "max_ms": round(r.hist.max() as f64 / 1000.0, 3),
+                    "throughput_ratio_to_trivial": ratio.map(|x| round(x, 3)),
+                    "warmup_answers": r.outcomes,
+                    "cpu_cores": {
+                        "server": round(r.cpu.server, 2),
+                        "bench": round(r.cpu.bench, 2),
+                        "postgres": round(r.cpu.postgres, 2),
+                        "other": round(r.cpu.other, 2),
+                    },
+                    "server_cpu_us_per_request": round(r.micros_per_request(r.cpu.server), 1),
+                    "postgres_per_request": r.pg.as_ref().map(|p| json!({
+                        "commits": round(p.commits, 2),
+                        "scans": p.tables.iter().map(|(t, seq, idx)| (t.clone(), json!({
+                            "seq": round(*seq, 3),
+                            "idx": round(*idx, 3),
+                        }))).collect::<serde_json::Map<String, Value>>(),
+                    })),
+                    "postgres_cpu_us_per_request": round(r.micros_per_request(r.cpu.postgres), 1),
+                })
+            })
+            .collect();
+        Run(json!({
+            "backend": target.backend.name(),
+            "size": target.size_label,
+            "citizens": load.spec.citizens,
+            "usage_log_rows": load.spec.log_rows,
+            "database": target.database_name(),
+            "database_bytes": database_bytes,
+            "measured_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "data_reference_time": load.spec.now.and_utc().to_rfc3339(),
+            "load": {
+                "reused": load.reused,
+                "total_seconds": round(load.total_seconds, 1),
+                "steps": load.steps.iter().map(|(name, rows, secs)| json!({
+                    "step": name, "rows": rows, "seconds": round(*secs, 1)
+                })).collect::<Vec<_>>(),
+            },
+            "endpoints": endpoints,
+        }))
+    }
+}
+
+impl Run {
+    /// Records the load settings with the run (the results file may hold runs of several
+    /// invocations).
+    pub fn with_settings(mut self, o: &Options) -> Run {
+        self.0["settings"] = json!({
+            "concurrency": o.shape.concurrency,
+            "warmup_seconds": o.shape.warmup.as_secs_f64(),
+            "duration_seconds": o.shape.duration.as_secs_f64(),
+            "client_threads": o.client_threads,
+            "opening_percent": o.opening_percent,
+            "seed": o.seed,
+        });
+        self
+    }
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+fn title(run: &Value) -> String {
+    let backend = match run["backend"].as_str() {
+        Some("postgres") => "PostgreSQL",
+        Some("sqlite") => "SQLite",
+        _ => "?",
+    };
+    format!(
+        "{backend}, {} ({} citizens, {} usage-log rows)",
+        run["size"].as_str().unwrap_or("?"),
+        run["citizens"],
+        run["usage_log_rows"]
+    )
+}
+
+pub fn print_run(run: &Run) {
+    let v = &run.0;
+    let load = &v["load"];
+    let total = load["total_seconds"].as_f64().unwrap_or(0.0);
+    let loaded = match (load["reused"].as_bool() == Some(true), total > 0.0) {
+        (true, true) => format!("database reused (its load took {total:.1} s)"),
+        (true, false) => "database reused".to_owned(),
+        (false, _) => format!("loaded in {total:.1} s"),
+    };
+    let size = v["database_bytes"].as_u64().map_or_else(String::new, |b| {
+        format!(", {:.2} GiB", b as f64 / 1024.0 / 1024.0 / 1024.0)
+    });
+    println!();
+    println!("== {} — {loaded}{size}", title(v));
+    let steps: Vec<String> = load["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            format!(
+                "{} {:.1} s",
+                s["step"].as_str().unwrap_or("?"),
+                s["seconds"].as_f64().unwrap_or(0.0)
+            )
+        })
+        .collect();
+    if !steps.is_empty() {
+        println!("load steps: {}", steps.join(", "));
+    }
+    println!(
+        "{:<21} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>6}",
+        "endpoint",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "ratio",
+        "errors",
+        "srv us",
+        "pg us",
+        "other"
+    );
+    for e in v["endpoints"].as_array().into_iter().flatten() {
+        println!(
+            "{:<21} {:>10.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>7} {:>7} {:>8.0} {:>8.0} {:>6.2}",
+            e["endpoint"].as_str().unwrap_or("?"),
+            e["requests_per_second"].as_f64().unwrap_or(0.0),
+            e["p50_ms"].as_f64().unwrap_or(0.0),
+            e["p90_ms"].as_f64().unwrap_or(0.0),
+            e["p99_ms"].as_f64().unwrap_or(0.0),
+            e["max_ms"].as_f64().unwrap_or(0.0),
+            e["throughput_ratio_to_trivial"]
+                .as_f64()
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
+            e["errors"],
+            e["server_cpu_us_per_request"].as_f64().unwrap_or(0.0),
+            e["postgres_cpu_us_per_request"].as_f64().unwrap_or(0.0),
+            e["cpu_cores"]["other"].as_f64().unwrap_or(0.0),
+        );
+    }
+    println!(
+        "(ratio: req/s over the trivial endpoint's; srv us / pg us: CPU time per request of the \
+         server / of all postgres processes; other: cores busy with anything else)"
+    );
+    for e in v["endpoints"].as_array().into_iter().flatten() {
+        if let Some(err) = e["first_error"].as_str() {
+            println!(
+                "  first error of {}: {err}",
+                e["endpoint"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    let mut scans_header = false;
+    for e in v["endpoints"].as_array().into_iter().flatten() {
+        let Some(scans) = e["postgres_per_request"]["scans"].as_object() else {
+            continue;
+        };
+        if !scans_header {
+            println!("PostgreSQL scans per request (index scans; sequential scans marked seq):");
+            scans_header = true;
+        }
+        let mut t: Vec<(&String, f64, f64)> = scans
+            .iter()
+            .map(|(k, x)| {
+                (
+                    k,
+                    x["seq"].as_f64().unwrap_or(0.0),
+                    x["idx"].as_f64().unwrap_or(0.0),
+                )
+            })
+            .filter(|(_, s, i)| *s >= 0.005 || *i >= 0.005)
+            .collect();
+        t.sort_by(|a, b| (b.2 + b.1).total_cmp(&(a.2 + a.1)));
+        let total: f64 = t.iter().map(|(_, s, i)| s + i).sum();
+        let shown: Vec<String> = t
+            .iter()
+            .map(|(k, s, i)| {
+                if *s >= 0.005 {
+                    format!("{k} {i:.2} + seq {s:.2}")
+                } else {
+                    format!("{k} {i:.2}")
+                }
+            })
+            .collect();
+        if shown.is_empty() {
+            println!("  {:<20} none", e["endpoint"].as_str().unwrap_or("?"));
+        } else {
+            println!(
+                "  {:<20} {total:.1} in all: {}",
+                e["endpoint"].as_str().unwrap_or("?"),
+                shown.join(", ")
+            );
+        }
+    }
+    println!("answers seen during the warm-ups:");
+    for e in v["endpoints"].as_array().into_iter().flatten() {
+        let Some(answers) = e["warmup_answers"].as_object() else {
+            continue;
+        };
+        let total: u64 = answers.values().filter_map(Value::as_u64).sum();
+        if total == 0 || e["endpoint"] == "decision mix" {
+            continue;
+        }
+        let mut kinds: Vec<(&String, u64)> = answers
+            .iter()
+            .map(|(k, n)| (k, n.as_u64().unwrap_or(0)))
+            .collect();
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+        let shown: Vec<String> = kinds
+            .iter()
+            .map(|(k, n)| {
+                let k = k.split_once(": ").map_or(k.as_str(), |(_, r)| r);
+                format!("{k} {:.1}%", 100.0 * *n as f64 / total as f64)
+            })
+            .collect();
+        println!(
+            "  {:<20} {}",
+            e["endpoint"].as_str().unwrap_or("?"),
+            shown.join(", ")
+        );
+    }
+}
+
+/// Replaces the runs of the same (backend, size) in `path`, keeps the others, writes it back
+/// and returns every run it now holds.
+pub fn merge_and_write(
+    path: &Path,
+    runs: &[Run],
+    o: &Options,
+    machine: &Machine,
+) -> Result<Vec<Value>> {
+    let old: Value = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    let key = |r: &Value| (r["backend"].to_string(), r["size"].to_string());
+    let fresh: Vec<Value> = runs
+        .iter()
+        .map(|r| r.0.clone())
+        .filter(|r| r["endpoints"].as_array().is_some_and(|a| !a.is_empty()))
+        .collect();
+    let mut all: Vec<Value> = old["runs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| !fresh.iter().any(|f| key(f) == key(r)))
+        .collect();
+    all.extend(fresh);
+    all.sort_by_key(|r| {
+        (
+            r["backend"].to_string(),
+            r["citizens"].as_u64().unwrap_or(0),
+        )
+    });
+    let doc = json!({
+        "written_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "machine": {
+            "cpus": machine.cpus,
+            "cpu_model": machine.cpu_model,
+            "memory_gib": round(machine.memory_gib, 1),
+        },
+        "settings_of_last_invocation": {
+            "concurrency": o.shape.concurrency,
+            "warmup_seconds": o.shape.warmup.as_secs_f64(),
+            "duration_seconds": o.shape.duration.as_secs_f64(),
+            "client_threads": o.client_threads,
+            "opening_percent": o.opening_percent,
+            "seed": o.seed,
+        },
+        "targets": {
+            "min_throughput_ratio": MIN_RATIO,
+            "max_p99_ms": MAX_P99_MS,
+            "max_growth_p99_1m_over_10k": MAX_GROWTH,
+        },
+        "runs": all,
+        "growth": growth(&all),
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("results written to {}", path.display());
+    Ok(all)
+}
+
+fn endpoint<'a>(run: &'a Value, name: &str) -> Option<&'a Value> {
+    run["endpoints"]
+        .as_array()?
+        .iter()
+        .find(|e| e["endpoint"] == name)
+}
+
+/// p99 at the largest size over p99 at the smallest, per backend and endpoint.
+fn growth(all: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for backend in ["sqlite", "postgres"] {
+        let mut runs: Vec<&Value> = all.iter().filter(|r| r["backend"] == backend).collect();
+        runs.sort_by_key(|r| r["citizens"].as_u64().unwrap_or(0));
+        let (Some(small), Some(large)) = (runs.first(), runs.last()) else {
+            continue;
+        };
+        if small["citizens"] == large["citizens"] {
+            continue;
+        }
+        for e in Endpoint::ALL {
+            let p = |r: &Value| endpoint(r, e.name()).and_then(|x| x["p99_ms"].as_f64());
+            // CPU time per request of the server and PostgreSQL: less disturbed by other work
+            // on the machine than a percentile.
+            let cpu = |r: &Value| {
+                endpoint(r, e.name()).and_then(|x| {
+                    Some(
+                        x["server_cpu_us_per_request"].as_f64()?
+                            + x["postgres_cpu_us_per_request"].as_f64().unwrap_or(0.0),
+                    )
+                })
+            };
+            if let (Some(a), Some(b)) = (p(small), p(large)) {
+                let cpu_growth = match (cpu(small), cpu(large)) {
+                    (Some(x), Some(y)) if x > 0.0 => Some(round(y / x, 3)),
+                    _ => None,
+                };
+                out.push(json!({
+                    "backend": backend,
+                    "endpoint": e.name(),
+                    "small": small["size"],
+                    "large": large["size"],
+                    "p99_small_ms": a,
+                    "p99_large_ms": b,
+                    "growth": if a > 0.0 { Some(round(b / a, 3)) } else { None },
+                    "cpu_us_small": cpu(small).map(|x| round(x, 1)),
+                    "cpu_us_large": cpu(large).map(|x| round(x, 1)),
+                    "cpu_growth": cpu_growth,
+                }));
+            }
+        }
+    }
+    out
+}
+
+pub fn print_summary(all: &[Value]) {
+    if all.is_empty() {
+        return;
+    }
+    let growths = growth(all);
+    println!();
+    println!(
+        "== Targets: throughput ratio decision/trivial >= {MIN_RATIO}, p99 < {MAX_P99_MS} ms, \
+         p99(large)/p99(small) <= {MAX_GROWTH} (runs from the results file; in flight: \
+         concurrency of the run; cpu gr.: growth of server + PostgreSQL CPU time per request, \
+         for comparison)"
+    );
+    println!(
+        "{:<10} {:<5} {:>9} {:<21} {:>7} {:>9} {:>8} {:>8}  verdict",
+        "backend", "size", "in flight", "endpoint", "ratio", "p99 ms", "growth", "cpu gr."
+    );
+    for run in all {
+        for e in run["endpoints"].as_array().into_iter().flatten() {
+            let name = e["endpoint"].as_str().unwrap_or("?");
+            if name == Endpoint::Trivial.name() || name == Endpoint::AuthOnly.name() {
+                continue;
+            }
+            let ratio = e["throughput_ratio_to_trivial"].as_f64();
+            let p99 = e["p99_ms"].as_f64();
+            let found = growths.iter().find(|g| {
+                g["backend"] == run["backend"] && g["endpoint"] == name && g["large"] == run["size"]
+            });
+            let g = found.and_then(|g| g["growth"].as_f64());
+            let cpu_g = found.and_then(|g| g["cpu_growth"].as_f64());
+            let mut misses = Vec::new();
+            if ratio.is_some_and(|r| r < MIN_RATIO) {
+                misses.push("ratio");
+            }
+            if p99.is_some_and(|p| p >= MAX_P99_MS) {
+                misses.push("p99");
+            }
+            if g.is_some_and(|g| g > MAX_GROWTH) {
+                misses.push("growth");
+            }
+            if e["errors"].as_u64().unwrap_or(0) > 0 {
+                misses.push("errors");
+            }
+            let verdict = if misses.is_empty() {
+                "met".to_owned()
+            } else {
+                format!("MISSED: {}", misses.join(", "))
+            };
+            println!(
+                "{:<10} {:<5} {:>9} {:<21} {:>7} {:>9} {:>8} {:>8}  {verdict}",
+                run["backend"].as_str().unwrap_or("?"),
+                run["size"].as_str().unwrap_or("?"),
+                run["settings"]["concurrency"]
+                    .as_u64()
+                    .map_or_else(|| "?".to_owned(), |c| c.to_string()),
+                name,
+                ratio.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
+                p99.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}")),
+                g.map_or_else(|| "-".to_owned(), |g| format!("{g:.2}")),
+                cpu_g.map_or_else(|| "-".to_owned(), |g| format!("{g:.2}")),
+            );
+        }
+    }
+}
