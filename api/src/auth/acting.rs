@@ -151,6 +151,25 @@ pub fn powers_held(
     Ok(out)
 }
 
+/// The active powers of attorney from `grantor_id` to `grantee_id` at `now`, as representations
+/// of the grantee: what a decision about one (actor, subject) pair needs, without reading every
+/// grant the actor holds.
+pub fn powers_between(
+    conn: &mut AnyConnection,
+    grantor_id: &str,
+    grantee_id: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<Representation>, ApiError> {
+    let mut out = Vec::new();
+    for g in store::not_ended_between(conn, grantor_id, grantee_id)? {
+        if let Some(r) = power_representation(conn, &g, config, now)? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// Grant `g` as a representation of its grantee at `now`: active, grantor alive, and reaching at
 /// least one area (granted, opened by the grantor's consent, left open by the grantor's switches).
 fn power_representation(

@@ -19,7 +19,9 @@ use persistence::{access_switches, citizens};
 use serde::Serialize;
 
 use crate::audit::{self, Actor, Feed};
-use crate::auth::acting::{powers_held, resolve, selector, ActingCitizen, Basis, Representation};
+use crate::auth::acting::{
+    powers_between, resolve, selector, ActingCitizen, Basis, Representation,
+};
 use crate::auth::citizen::ConsentedCitizen;
 use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::error::ApiError;
@@ -378,10 +380,7 @@ async fn decide_all(
                 };
                 let subject = citizens::find_by_national_id(conn, sp)?;
                 let powers = match &subject {
-                    Some(subject) => powers_held(conn, &actor.id, &config, now)?
-                        .into_iter()
-                        .filter(|r| r.subject_id == subject.id)
-                        .collect(),
+                    Some(subject) => powers_between(conn, &subject.id, &actor.id, &config, now)?,
                     None => Vec::new(),
                 };
                 let (guardian, child_id) = match guardians::child(conn, sp, &config)? {
