@@ -6,6 +6,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use domain::consent::ConsentError;
+use domain::data_requests::RequestError;
 use domain::guardianship::RestrictionRefused;
 use domain::powers_of_attorney::{GrantRefusal, LifecycleError};
 use domain::sharing::SharingError;
@@ -86,6 +87,8 @@ pub enum ApiError {
     Sharing(#[from] SharingError),
     #[error("confirmation link invalid")]
     ConfirmationLinkInvalid,
+    #[error("data request: {0}")]
+    DataRequest(#[from] RequestError),
 }
 
 impl ApiError {
@@ -151,6 +154,16 @@ impl ApiError {
             ApiError::AlreadyLifted => ProblemType::AlreadyLifted,
             ApiError::DigitalAccessRemoved => ProblemType::DigitalAccessRemoved,
             ApiError::ConfirmationLinkInvalid => ProblemType::ConfirmationLinkInvalid,
+            ApiError::DataRequest(e) => match e {
+                RequestError::Closed => ProblemType::RequestClosed,
+                RequestError::AlreadyAcknowledged => ProblemType::AlreadyAcknowledged,
+                RequestError::AlreadyExtended => ProblemType::AlreadyExtended,
+                RequestError::ExtensionTooLate => ProblemType::ExtensionTooLate,
+                // The handlers check these fields first; kept for completeness.
+                RequestError::ReasonRequired
+                | RequestError::ProvisionRequired
+                | RequestError::AnswerRequired => ProblemType::ValidationFailed,
+            },
             ApiError::Sharing(e) => match e {
                 SharingError::AlreadyBlocked => ProblemType::AlreadyBlocked,
                 SharingError::AlreadyObjected => ProblemType::AlreadyObjected,

@@ -64,7 +64,7 @@ const OTHER_AUDIENCE = 'urn:example:some-other-api';
 
 const ACR_VALUES = ['idporten-loa-substantial', 'idporten-loa-high'];
 const DEFAULT_ACR = 'idporten-loa-high';
-const API_SCOPES = ['consent:read', 'access-log:write', 'feed:read', 'child-restrictions:write'];
+const API_SCOPES = ['consent:read', 'access-log:write', 'feed:read', 'child-restrictions:write', 'data-requests:handle'];
 const AMR = ['TestID'];
 
 // --------------------------------------------------------------------------- persons
@@ -138,7 +138,9 @@ const clients = [
   serviceClient('dev-service-writer', 'consent:read access-log:write'),
   serviceClient('dev-service-feed', 'consent:read feed:read'),
   // Every machine scope: the contract tests (schemathesis) drive all machine endpoints with it.
-  serviceClient('dev-service-contract', 'consent:read access-log:write feed:read child-restrictions:write'),
+  serviceClient('dev-service-contract', 'consent:read access-log:write feed:read child-restrictions:write data-requests:handle'),
+  // The responsible organisation's case handling of data-subject requests.
+  serviceClient('dev-service-privacy', 'data-requests:handle'),
   // A record holder that follows the changes by webhook.
   serviceClient('dev-service-records', 'feed:read'),
   serviceClient('dev-service-other-audience', 'consent:read'),

@@ -8,6 +8,7 @@ pub mod access_switches;
 pub mod assurance;
 pub mod clock;
 pub mod consent;
+pub mod data_requests;
 pub mod guardianship;
 pub mod identity;
 pub mod notifications;

@@ -54,10 +54,11 @@ pub enum Kind {
     ScrNewRecord,
     HealthDataOpened,
     GuardianBirthday,
+    DataRequestUpdate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::EmailConfirmation,
         Kind::TermsChanged,
         Kind::PoaGranted,
@@ -72,6 +73,7 @@ impl Kind {
         Kind::ScrNewRecord,
         Kind::HealthDataOpened,
         Kind::GuardianBirthday,
+        Kind::DataRequestUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +92,7 @@ impl Kind {
             Kind::ScrNewRecord => "scr_new_record",
             Kind::HealthDataOpened => "health_data_opened",
             Kind::GuardianBirthday => "guardian_birthday",
+            Kind::DataRequestUpdate => "data_request_update",
         }
     }
 
@@ -139,6 +142,11 @@ pub fn for_event(event_type: &str) -> Option<(Kind, Recipients)> {
         "summary_care_record.block_opened"
         | "objection.overridden"
         | "access.emergency_reported" => (Kind::HealthDataOpened, Subject),
+        "data_request.received"
+        | "data_request.acknowledged"
+        | "data_request.extended"
+        | "data_request.answered"
+        | "data_request.refused" => (Kind::DataRequestUpdate, Subject),
         _ => return None,
     })
 }
@@ -233,6 +241,8 @@ pub fn subject(kind: Kind, lang: Language) -> &'static str {
         (HealthDataOpened, Nb) => "Helseopplysningene dine ble åpnet",
         (GuardianBirthday, En) => "A change ahead for your child",
         (GuardianBirthday, Nb) => "En endring for barnet ditt",
+        (DataRequestUpdate, En) => "News about your request concerning your personal data",
+        (DataRequestUpdate, Nb) => "Nytt om henvendelsen din om personopplysninger",
     }
 }
 
@@ -303,6 +313,8 @@ pub fn body(kind: Kind, lang: Language, facts: &Facts) -> String {
         (ScrNewRecord, Nb) => "Du har fått en ny kjernejournal. Den inneholder opplysninger fra i dag av.".to_owned(),
         (HealthDataOpened, En) => "Health personnel have opened health information about you that you had blocked, or accessed it in an emergency. Log in to see who and when.".to_owned(),
         (HealthDataOpened, Nb) => "Helsepersonell har åpnet helseopplysninger om deg som du hadde sperret, eller fått tilgang i en nødsituasjon. Logg inn for å se hvem og når.".to_owned(),
+        (DataRequestUpdate, En) => "There is news about a request you made concerning your personal data. Log in to read it.".to_owned(),
+        (DataRequestUpdate, Nb) => "Det er nytt om en henvendelse du har sendt om personopplysningene dine. Logg inn for å lese det.".to_owned(),
         (GuardianBirthday, lang) => {
             let (milestone, on) = match facts.birthday {
                 Some((m, on)) => (Some(m), date(Some(on), lang)),

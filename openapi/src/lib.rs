@@ -10,6 +10,7 @@ pub mod access_switches;
 pub mod children;
 pub mod citizen;
 pub mod contacts;
+pub mod data_requests;
 pub mod dev;
 pub mod feed;
 pub mod powers_of_attorney;

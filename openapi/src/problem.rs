@@ -53,6 +53,10 @@ pub enum ProblemType {
     AlreadyBlocked,
     AlreadyObjected,
     ConfirmationLinkInvalid,
+    RequestClosed,
+    AlreadyAcknowledged,
+    AlreadyExtended,
+    ExtensionTooLate,
     Internal,
     Unavailable,
 }
@@ -107,6 +111,10 @@ impl ProblemType {
             ProblemType::AlreadyBlocked => "already-blocked",
             ProblemType::AlreadyObjected => "already-objected",
             ProblemType::ConfirmationLinkInvalid => "confirmation-link-invalid",
+            ProblemType::RequestClosed => "request-closed",
+            ProblemType::AlreadyAcknowledged => "already-acknowledged",
+            ProblemType::AlreadyExtended => "already-extended",
+            ProblemType::ExtensionTooLate => "extension-too-late",
             ProblemType::Internal => "internal",
             ProblemType::Unavailable => "unavailable",
         }
@@ -146,7 +154,11 @@ impl ProblemType {
             | ProblemType::RestoreStillPossible
             | ProblemType::RecordActive
             | ProblemType::AlreadyBlocked
-            | ProblemType::AlreadyObjected => 409,
+            | ProblemType::AlreadyObjected
+            | ProblemType::RequestClosed
+            | ProblemType::AlreadyAcknowledged
+            | ProblemType::AlreadyExtended
+            | ProblemType::ExtensionTooLate => 409,
             ProblemType::RestoreWindowClosed | ProblemType::ConfirmationLinkInvalid => 410,
             ProblemType::DigitalAccessRemoved => 403,
             ProblemType::IdempotencyKeyInProgress => 409,
@@ -223,6 +235,12 @@ impl ProblemType {
             ProblemType::AlreadyLifted => "It has already been lifted",
             ProblemType::AlreadyBlocked => "A block of this kind is already in force",
             ProblemType::AlreadyObjected => "An objection against them is already in force",
+            ProblemType::RequestClosed => "The request is already answered or refused",
+            ProblemType::AlreadyAcknowledged => "The request is already acknowledged",
+            ProblemType::AlreadyExtended => "The deadline is already extended",
+            ProblemType::ExtensionTooLate => {
+                "An extension must be announced before the first deadline has passed"
+            }
             ProblemType::ConfirmationLinkInvalid => {
                 "This confirmation link is unknown, used or expired; set the address again for a new one"
             }

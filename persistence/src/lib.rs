@@ -8,6 +8,7 @@
 pub mod access_switches;
 pub mod children;
 pub mod citizens;
+pub mod data_requests;
 pub mod db;
 pub mod idempotency;
 pub mod login_requests;

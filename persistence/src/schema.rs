@@ -304,3 +304,23 @@ diesel::table! {
         occasion -> Text,
     }
 }
+
+diesel::table! {
+    data_requests (id) {
+        id -> Text,
+        subject_id -> Text,
+        filed_by -> Text,
+        kind -> Text,
+        text -> Text,
+        categories -> Text,
+        received_at -> Timestamp,
+        acknowledged_at -> Nullable<Timestamp>,
+        extended_at -> Nullable<Timestamp>,
+        extension_reason -> Nullable<Text>,
+        deadline -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        outcome_detail -> Nullable<Text>,
+        handled_by -> Nullable<Text>,
+    }
+}

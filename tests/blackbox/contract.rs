@@ -29,7 +29,7 @@ use tests::{both_backends, workspace_root, Backend, TestApp};
 const EXAMPLES: &str = "15";
 const SEED: &str = "20261130";
 
-const CITIZEN_TAGS: [&str; 9] = [
+const CITIZEN_TAGS: [&str; 10] = [
     "citizen",
     "terms",
     "usage-log",
@@ -37,10 +37,11 @@ const CITIZEN_TAGS: [&str; 9] = [
     "representations",
     "access-switches",
     "summary-care-record",
+    "data-requests",
     "login",
     "operations",
 ];
-const MACHINE_TAGS: [&str; 2] = ["decisions", "children"];
+const MACHINE_TAGS: [&str; 3] = ["decisions", "children", "data-request-handling"];
 /// Not the `dev` endpoints: they move the server's clock, so the other passes would depend on the
 /// order of the runs (and they exist only in dev mode).
 const OPEN_TAGS: [&str; 2] = ["login", "operations"];
@@ -108,7 +109,7 @@ async fn the_served_contract_holds(backend: Backend) {
         .idp
         .service_token(
             "dev-service-contract",
-            "consent:read access-log:write feed:read child-restrictions:write",
+            "consent:read access-log:write feed:read child-restrictions:write data-requests:handle",
         )
         .await;
 

@@ -8,6 +8,7 @@ mod acting_for;
 mod children;
 mod citizen_flow;
 mod contract;
+mod data_requests;
 mod decision_batches;
 mod errors;
 mod feed;

@@ -48,6 +48,11 @@ impl RequiredScope for ChildRestrictionsWrite {
 }
 
 /// Read the change feed.
+pub struct DataRequestsHandle;
+impl RequiredScope for DataRequestsHandle {
+    const SCOPE: &'static str = "data-requests:handle";
+}
+
 pub struct FeedRead;
 impl RequiredScope for FeedRead {
     const SCOPE: &'static str = "feed:read";

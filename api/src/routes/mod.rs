@@ -6,6 +6,7 @@ pub mod access_switches;
 pub mod auth;
 pub mod child_restrictions;
 pub mod contact_details;
+pub mod data_requests;
 pub mod decisions;
 pub mod dev_clock;
 pub mod feed;
@@ -164,6 +165,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(
             resource("/api/v1/notifications", "GET")
                 .route(web::get().to(contact_details::notifications)),
+        )
+        .service(
+            resource("/api/v1/data-requests", "GET, POST")
+                .route(web::get().to(data_requests::list))
+                .route(web::post().to(data_requests::file)),
+        )
+        .service(
+            resource("/api/v1/data-requests/{request_id}", "GET")
+                .route(web::get().to(data_requests::one)),
+        )
+        .service(
+            resource("/api/v1/data-request-queue", "GET")
+                .route(web::get().to(data_requests::queue)),
+        )
+        .service(
+            resource(
+                "/api/v1/data-request-queue/{request_id}/acknowledgement",
+                "POST",
+            )
+            .route(web::post().to(data_requests::acknowledge)),
+        )
+        .service(
+            resource("/api/v1/data-request-queue/{request_id}/extension", "POST")
+                .route(web::post().to(data_requests::extend)),
+        )
+        .service(
+            resource("/api/v1/data-request-queue/{request_id}/answer", "POST")
+                .route(web::post().to(data_requests::answer)),
+        )
+        .service(
+            resource("/api/v1/data-request-queue/{request_id}/refusal", "POST")
+                .route(web::post().to(data_requests::refuse)),
         )
         .service(resource("/api/v1/notices", "GET").route(web::get().to(notices::notices)))
         .service(
