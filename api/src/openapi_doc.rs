@@ -37,6 +37,8 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::access_switches::get,
         routes::access_switches::set,
         routes::notices::notices,
+        routes::export::document,
+        routes::export::usage_log_csv,
         routes::data_requests::file,
         routes::data_requests::list,
         routes::data_requests::one,

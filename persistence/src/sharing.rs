@@ -134,6 +134,21 @@ pub fn listed(conn: &mut AnyConnection, citizen_id: &str) -> Result<Vec<StoredCh
         .collect()
 }
 
+/// Every block and objection the citizen ever set, lifted ones included, oldest first.
+pub fn history(
+    conn: &mut AnyConnection,
+    citizen_id: &str,
+) -> Result<Vec<StoredChoice>, StoreError> {
+    sr::table
+        .filter(sr::citizen_id.eq(citizen_id))
+        .order(sr::seq.asc())
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(StoredChoice::try_from)
+        .collect()
+}
+
 /// The citizen's blocks and objections in force, as the rules read them.
 pub fn in_force(conn: &mut AnyConnection, citizen_id: &str) -> Result<InForce, StoreError> {
     let mut f = InForce::default();

@@ -103,6 +103,26 @@ pub fn page(
         .collect()
 }
 
+/// Entries after `after_seq`, oldest first, at most `limit`: the export reads the log in pages of
+/// this, never all of it at once.
+pub fn after(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<ChainedEntry>, StoreError> {
+    usage_log::table
+        .filter(usage_log::subject_id.eq(subject_id))
+        .filter(usage_log::seq.gt(after_seq))
+        .order(usage_log::seq.asc())
+        .limit(limit)
+        .select(Row::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ChainedEntry::try_from)
+        .collect()
+}
+
 /// Entry `seq` of `subject_id`'s log.
 pub fn entry(
     conn: &mut AnyConnection,

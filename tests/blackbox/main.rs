@@ -11,6 +11,7 @@ mod contract;
 mod data_requests;
 mod decision_batches;
 mod errors;
+mod export;
 mod feed;
 mod fhir;
 mod freshness;

@@ -9,6 +9,7 @@ pub mod contact_details;
 pub mod data_requests;
 pub mod decisions;
 pub mod dev_clock;
+pub mod export;
 pub mod feed;
 pub mod fhir;
 pub mod health;
@@ -197,6 +198,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         .service(
             resource("/api/v1/data-request-queue/{request_id}/refusal", "POST")
                 .route(web::post().to(data_requests::refuse)),
+        )
+        .service(resource("/api/v1/export", "GET").route(web::get().to(export::document)))
+        .service(
+            resource("/api/v1/export/usage-log.csv", "GET")
+                .route(web::get().to(export::usage_log_csv)),
         )
         .service(resource("/api/v1/notices", "GET").route(web::get().to(notices::notices)))
         .service(
