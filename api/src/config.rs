@@ -64,6 +64,8 @@ pub struct Config {
     /// How often reminders (restore deadline, expiring powers of attorney, children's birthdays)
     /// are planned; 0 turns it off.
     pub reminder_interval_seconds: u64,
+    /// How long usage-log entries are kept once the terms consent is withdrawn.
+    pub usage_log_retention_days: i64,
 }
 
 #[derive(Debug, Error)]
@@ -204,6 +206,10 @@ impl Config {
                 .map_err(|_| ConfigError("NOTIFY_MAX_ATTEMPTS is too large".into()))?
                 .max(1),
             reminder_interval_seconds: parse_num("REMINDER_INTERVAL_SECONDS", 300)?,
+            usage_log_retention_days: i64::try_from(parse_num("USAGE_LOG_RETENTION_DAYS", 3650)?)
+                .map_err(|_| {
+                ConfigError("USAGE_LOG_RETENTION_DAYS is too large".into())
+            })?,
         };
         if config
             .mail_from

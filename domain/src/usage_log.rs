@@ -160,6 +160,18 @@ impl ChainVerifier {
         }
     }
 
+    /// A verifier for a log whose entries up to `seq` were deleted under the retention rule:
+    /// the first remaining entry must follow `seq` and link to `hash`, the deleted entry's hash
+    /// kept as the anchor. So a cut log still proves nothing after the cut was changed.
+    pub fn after_anchor(subject_id: &str, seq: i64, hash: &str) -> ChainVerifier {
+        ChainVerifier {
+            subject_id: subject_id.to_owned(),
+            prev_seq: seq,
+            prev_hash: hash.to_owned(),
+            verified: 0,
+        }
+    }
+
     /// Checks that `e` belongs to this log, follows the previous entry and is unaltered.
     pub fn push(&mut self, e: &ChainedEntry) -> Result<(), ChainError> {
         if e.subject_id != self.subject_id {
@@ -189,6 +201,13 @@ impl ChainVerifier {
     }
 }
 
+/// The retention rule: entries older than this (strictly) may be deleted at `now` when the
+/// deployment keeps the usage log `retention_days` (DESIGN §2.2, issue 8: the log is kept per
+/// the retention the deployment configures).
+pub fn retention_cutoff(now: DateTime<Utc>, retention_days: i64) -> DateTime<Utc> {
+    now - chrono::Duration::days(retention_days.max(0))
+}
+
 /// Checks a whole log at once; returns the number of entries verified.
 pub fn verify_chain<I>(subject_id: &str, entries: I) -> Result<u64, ChainError>
 where
@@ -216,6 +235,25 @@ mod tests {
             action: action.into(),
             details: json!({"level": "full", "a": 1}),
         }
+    }
+
+    #[test]
+    fn a_log_cut_under_retention_verifies_from_its_anchor() {
+        let log = log_of(5);
+        let anchor = &log[1];
+        let mut v = ChainVerifier::after_anchor("c-1", anchor.seq, &anchor.hash);
+        for e in &log[2..] {
+            v.push(e).unwrap();
+        }
+        assert_eq!(v.verified(), 3);
+        // A wrong anchor, or a cut that took one entry more, is found.
+        let mut wrong = ChainVerifier::after_anchor("c-1", anchor.seq, "not-the-hash");
+        assert_eq!(wrong.push(&log[2]), Err(ChainError::BrokenLink { seq: 3 }));
+        let mut gap = ChainVerifier::after_anchor("c-1", anchor.seq, &anchor.hash);
+        assert!(matches!(gap.push(&log[3]), Err(ChainError::Gap { .. })));
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        assert_eq!(retention_cutoff(now, 1), now - chrono::Duration::days(1));
+        assert_eq!(retention_cutoff(now, -3), now);
     }
 
     fn log_of(n: u32) -> Vec<ChainedEntry> {

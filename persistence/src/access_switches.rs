@@ -108,3 +108,8 @@ pub fn set(
     }
     Ok(StoredSwitches::from(r))
 }
+
+/// Forgets the citizen's switches: every access open again (the terms consent was withdrawn).
+pub fn delete(conn: &mut AnyConnection, citizen_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(sw::table.find(citizen_id)).execute(conn)?)
+}

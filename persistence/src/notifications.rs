@@ -325,3 +325,12 @@ pub fn clear_facts(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError>
         .execute(conn)?;
     Ok(())
 }
+
+/// Deletes the citizen's contact details, confirmation links and messages (the terms consent was
+/// withdrawn). Returns how many rows went.
+pub fn erase(conn: &mut AnyConnection, citizen_id: &str) -> Result<usize, StoreError> {
+    let mut gone = diesel::delete(nt::table.filter(nt::citizen_id.eq(citizen_id))).execute(conn)?;
+    gone += diesel::delete(ec::table.filter(ec::citizen_id.eq(citizen_id))).execute(conn)?;
+    gone += diesel::delete(cd::table.find(citizen_id)).execute(conn)?;
+    Ok(gone)
+}

@@ -324,3 +324,12 @@ diesel::table! {
         handled_by -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    usage_log_anchors (subject_id) {
+        subject_id -> Text,
+        seq -> BigInt,
+        hash -> Text,
+        cut_at -> Timestamp,
+    }
+}

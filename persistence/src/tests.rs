@@ -476,3 +476,33 @@ fn blocks_objections_and_openings_round_trip_and_one_of_each_is_in_force_on_both
         );
     });
 }
+
+#[test]
+fn a_log_cut_under_retention_still_verifies_and_goes_on_from_its_anchor() {
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let c = citizen(&mut conn);
+        for s in 0..5 {
+            usage_log::append(&mut conn, entry(&c.id, "login", at(10, 0, s))).unwrap();
+        }
+        // Entries before 10:00:03 go: seq 1-3.
+        let gone = usage_log::cut_before(&mut conn, &c.id, at(10, 0, 3), at(11, 0, 0)).unwrap();
+        assert_eq!(gone, 3);
+        assert_eq!(usage_log::verify(&mut conn, &c.id).unwrap(), Ok(2));
+        // Cut everything, then append: the chain goes on from the anchor.
+        assert_eq!(
+            usage_log::cut_before(&mut conn, &c.id, at(12, 0, 0), at(12, 0, 0)).unwrap(),
+            2
+        );
+        assert_eq!(usage_log::verify(&mut conn, &c.id).unwrap(), Ok(0));
+        let next =
+            usage_log::append(&mut conn, entry(&c.id, "terms.withdrawn", at(12, 0, 1))).unwrap();
+        assert_eq!(next.seq, 6);
+        assert_eq!(usage_log::verify(&mut conn, &c.id).unwrap(), Ok(1));
+        // A hand-edited row after the cut is still found.
+        diesel::sql_query("UPDATE usage_log SET action = 'edited'")
+            .execute(&mut conn)
+            .unwrap();
+        assert!(usage_log::verify(&mut conn, &c.id).unwrap().is_err());
+    });
+}

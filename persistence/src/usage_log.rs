@@ -1,8 +1,8 @@
 //! The usage log: appending to a citizen's hash chain, paging it, and verifying it.
 
 use crate::db::{from_db, lock_citizen, to_db, AnyConnection, StoreError};
-use crate::schema::usage_log;
-use chrono::NaiveDateTime;
+use crate::schema::{usage_log, usage_log_anchors};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::usage_log::{chain, ActorKind, ChainError, ChainVerifier, ChainedEntry, NewEntry};
 
@@ -58,12 +58,17 @@ impl TryFrom<Row> for ChainedEntry {
 /// unique `(subject_id, seq)` makes any race a retryable conflict rather than a fork.
 pub fn append(conn: &mut AnyConnection, entry: NewEntry) -> Result<ChainedEntry, StoreError> {
     lock_citizen(conn, &entry.subject_id)?;
-    let last: Option<(i64, String)> = usage_log::table
+    let last: Option<(i64, String)> = match usage_log::table
         .filter(usage_log::subject_id.eq(&entry.subject_id))
         .order(usage_log::seq.desc())
         .select((usage_log::seq, usage_log::hash))
         .first(conn)
-        .optional()?;
+        .optional()?
+    {
+        Some(last) => Some(last),
+        // Every entry was cut under the retention rule: the chain goes on from its anchor.
+        None => anchor(conn, &entry.subject_id)?,
+    };
     let e = chain(entry, last.as_ref().map(|(s, h)| (*s, h.as_str())));
     diesel::insert_into(usage_log::table)
         .values(NewRow {
@@ -123,6 +128,64 @@ pub fn after(
         .collect()
 }
 
+/// Where `subject_id`'s log begins after a cut: the last deleted entry's (seq, hash).
+pub fn anchor(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(usage_log_anchors::table
+        .find(subject_id)
+        .select((usage_log_anchors::seq, usage_log_anchors::hash))
+        .first(conn)
+        .optional()?)
+}
+
+/// Deletes the entries of `subject_id`'s log up to the newest one older than `cutoff` (a prefix
+/// by position, so the rest stays one chain) and records the last deleted entry as the log's
+/// anchor. Returns how many entries went.
+pub fn cut_before(
+    conn: &mut AnyConnection,
+    subject_id: &str,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    lock_citizen(conn, subject_id)?;
+    let last_old: Option<(i64, String)> = usage_log::table
+        .filter(usage_log::subject_id.eq(subject_id))
+        .filter(usage_log::at.lt(to_db(cutoff)))
+        .order(usage_log::seq.desc())
+        .select((usage_log::seq, usage_log::hash))
+        .first(conn)
+        .optional()?;
+    let Some((seq, hash)) = last_old else {
+        return Ok(0);
+    };
+    let gone = diesel::delete(
+        usage_log::table
+            .filter(usage_log::subject_id.eq(subject_id))
+            .filter(usage_log::seq.le(seq)),
+    )
+    .execute(conn)?;
+    let moved = diesel::update(usage_log_anchors::table.find(subject_id))
+        .set((
+            usage_log_anchors::seq.eq(seq),
+            usage_log_anchors::hash.eq(&hash),
+            usage_log_anchors::cut_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    if moved == 0 {
+        diesel::insert_into(usage_log_anchors::table)
+            .values((
+                usage_log_anchors::subject_id.eq(subject_id),
+                usage_log_anchors::seq.eq(seq),
+                usage_log_anchors::hash.eq(&hash),
+                usage_log_anchors::cut_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(gone)
+}
+
 /// Entry `seq` of `subject_id`'s log.
 pub fn entry(
     conn: &mut AnyConnection,
@@ -172,8 +235,10 @@ pub fn verify(
     subject_id: &str,
 ) -> Result<Result<u64, ChainError>, StoreError> {
     const BATCH: i64 = 1000;
-    let mut verifier = ChainVerifier::new(subject_id);
-    let mut after = 0;
+    let (mut verifier, mut after) = match anchor(conn, subject_id)? {
+        Some((seq, hash)) => (ChainVerifier::after_anchor(subject_id, seq, &hash), seq),
+        None => (ChainVerifier::new(subject_id), 0),
+    };
     loop {
         let rows: Vec<Row> = usage_log::table
             .filter(usage_log::subject_id.eq(subject_id))

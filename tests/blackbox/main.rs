@@ -10,6 +10,7 @@ mod citizen_flow;
 mod contract;
 mod data_requests;
 mod decision_batches;
+mod erasure;
 mod errors;
 mod export;
 mod feed;

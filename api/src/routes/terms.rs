@@ -213,6 +213,7 @@ pub async fn withdraw(
     let now = who.now;
     let citizen_id = who.citizen.id.clone();
     let config = state.config.clone();
+    let retention_days = state.config.usage_log_retention_days;
     let result = change(&state, who.citizen.id, now, move |current, conn| {
         let blockers =
             crate::routes::powers_of_attorney::live_grants(conn, &citizen_id, &config, now)?
@@ -231,7 +232,15 @@ pub async fn withdraw(
                     },
                 })
                 .collect();
-        Ok(consent::withdraw(current, blockers, now)?)
+        let change = consent::withdraw(current, blockers, now)?;
+        // Erased in the same transaction; the withdrawal's own log entry comes after the cut.
+        let erased = crate::erasure::on_withdrawal(conn, &citizen_id, retention_days, now)?;
+        tracing::info!(
+            log_entries = erased.log_entries,
+            contact_rows = erased.contact_rows,
+            "portal data erased on withdrawal"
+        );
+        Ok(change)
     })
     .await?;
     Ok(web::Json(result))
