@@ -188,6 +188,30 @@ fn flush_digits(digits: &mut String) -> String {
     s
 }
 
+/// A free-text field: 1 to `max` characters after trimming, no control characters (line breaks
+/// and tabs allowed when `multiline`), and no run of 11 digits, which could be an identity number
+/// (they never go into logs or answers).
+pub fn free_text(field: &str, value: &str, max: usize, multiline: bool) -> Result<(), ApiError> {
+    let len = value.trim().chars().count();
+    let bad_char = |c: char| c.is_control() && !(multiline && (c == '\n' || c == '\t'));
+    if len == 0 || len > max || value.chars().any(bad_char) {
+        return Err(ApiError::validation(
+            field,
+            format!("1 to {max} characters, no control characters"),
+        ));
+    }
+    if value
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() >= 11)
+    {
+        return Err(ApiError::validation(
+            field,
+            "must not carry an identity number",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tests::persons::{ASTRID, BJORN};
+use tests::persons::{ASTRID, BJORN, KARI};
 use tests::{both_backends, Backend, TestApp};
 
 use crate::errors::expect_problem;
@@ -152,7 +152,42 @@ async fn only_the_citizen_or_a_young_childs_guardian_downloads(backend: Backend)
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// A guardian's export holds the settings of the children whose access is available to them:
+/// the switches of each, and the summary care record only for a child under 12.
+async fn a_guardians_export_holds_the_childrens_settings(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .env("PURGE_INTERVAL_SECONDS", "0")
+        .spawn()
+        .await;
+    app.set_clock("2026-11-23T12:00:00Z").await;
+    let kari = app.login(KARI).await;
+    app.accept_terms(&kari, "full").await;
+    let res = app
+        .as_citizen(&kari, Method::GET, EXPORT)
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.expect("JSON");
+    let children = doc["children"].as_array().expect("children");
+    assert!(!children.is_empty(), "{doc}");
+    assert!(children.iter().all(|c| c["access_switches"].is_array()));
+    assert!(
+        children
+            .iter()
+            .any(|c| c["summary_care_record"]["state"] == "active"),
+        "a child under 12: {children:?}"
+    );
+    assert!(
+        children
+            .iter()
+            .any(|c| c.get("summary_care_record").is_none()),
+        "a child of 12 to 16: no summary care record for the guardian: {children:?}"
+    );
+}
+
 both_backends!(
+    a_guardians_export_holds_the_childrens_settings,
     a_long_log_is_exported_whole_and_streamed,
     only_the_citizen_or_a_young_childs_guardian_downloads,
 );

@@ -24,23 +24,7 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 const EMERGENCY_ACCESS: &str = "access.emergency_reported";
 
 pub fn text(field: &str, value: &str) -> Result<(), ApiError> {
-    let len = value.trim().chars().count();
-    if len == 0 || len > 200 || value.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            field,
-            "1 to 200 characters, no control characters",
-        ));
-    }
-    if value
-        .split(|c: char| !c.is_ascii_digit())
-        .any(|run| run.len() >= 11)
-    {
-        return Err(ApiError::validation(
-            field,
-            "must not carry an identity number",
-        ));
-    }
-    Ok(())
+    crate::extract::free_text(field, value, 200, false)
 }
 
 pub fn digits(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {

@@ -36,31 +36,9 @@ const MAX_PROVISION: usize = 200;
 const DEFAULT_QUEUE: u32 = 100;
 const MAX_QUEUE: u32 = 200;
 
-/// 1 to `max` characters; line breaks and tabs allowed, other control characters and identity
-/// numbers not.
+/// 1 to `max` characters, line breaks allowed, no identity number.
 fn free_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    let len = value.trim().chars().count();
-    if len == 0
-        || len > max
-        || value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ApiError::validation(
-            field,
-            format!("1 to {max} characters, no control characters"),
-        ));
-    }
-    if value
-        .split(|c: char| !c.is_ascii_digit())
-        .any(|run| run.len() >= 11)
-    {
-        return Err(ApiError::validation(
-            field,
-            "must not carry an identity number",
-        ));
-    }
-    Ok(())
+    crate::extract::free_text(field, value, max, true)
 }
 
 fn kind_domain(k: RequestKindBody) -> Kind {

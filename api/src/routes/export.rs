@@ -9,6 +9,7 @@
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use domain::guardianship::{AgeBand, GuardianAccess};
 use domain::usage_log::{ActorKind, ChainedEntry};
 use futures_util::stream::{self, Stream};
 use openapi::problem::Problem;
@@ -65,6 +66,7 @@ fn entry_csv(entries: &[ChainedEntry]) -> Result<Vec<u8>, csv::Error> {
 fn sections(
     conn: &mut persistence::AnyConnection,
     subject: &str,
+    config: &crate::config::Config,
     now: DateTime<Utc>,
 ) -> Result<Value, ApiError> {
     let citizen = citizens::find(conn, subject)?.ok_or(ApiError::NotFound)?;
@@ -77,6 +79,7 @@ fn sections(
     let requests = data_requests::of_subject(conn, subject)?;
     let messages = notifications::of_citizen(conn, subject, i64::MAX)?;
     let history = terms::history(conn, subject)?;
+    let children = children_settings(conn, &citizen, config, now)?;
     Ok(json!({
         "schema": SCHEMA,
         "generated_at": now,
@@ -141,6 +144,7 @@ fn sections(
                 "basis": o.basis, "stated_basis": o.stated_basis, "client_id": o.client_id,
             })).collect::<Vec<_>>(),
         },
+        "children": children,
         "data_requests": requests.into_iter().map(|r| json!({
             "id": r.id, "kind": r.kind.as_str(), "text": r.text, "categories": r.categories,
             "received_at": r.state.received_at, "deadline": r.state.deadline(),
@@ -150,6 +154,39 @@ fn sections(
             "kind": n.kind, "status": n.status, "created_at": n.created_at, "sent_at": n.sent_at,
         })).collect::<Vec<_>>(),
     }))
+}
+
+/// The settings of the children the person is guardian of, as far as the child rules let the
+/// guardian see them: each child's access switches, and for a child under 12 the summary care
+/// record's state and blocks.
+fn children_settings(
+    conn: &mut persistence::AnyConnection,
+    guardian: &citizens::Citizen,
+    config: &crate::config::Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::new();
+    for (child, access) in crate::guardians::children_of(conn, guardian, config, now)? {
+        let (GuardianAccess::Available(access), Some(id)) = (access, child.citizen_id) else {
+            continue;
+        };
+        let switches = access_switches::get(conn, &id)?;
+        let mut settings = json!({
+            "subject_id": id,
+            "access_switches": domain::access_switches::Switch::ALL.iter().map(|s| json!({
+                "switch": s.as_str(),
+                "removed": switches.switches.is_removed(*s),
+            })).collect::<Vec<_>>(),
+        });
+        if access.band == AgeBand::UnderTwelve {
+            settings["summary_care_record"] = json!({
+                "state": state_body(&summary_care_records::get(conn, &id)?),
+                "blocks_and_objections_in_force": sharing::listed(conn, &id)?.len(),
+            });
+        }
+        out.push(settings);
+    }
+    Ok(out)
 }
 
 /// Logs the download in the subject's log (and the actor's, acting for a child).
@@ -293,7 +330,10 @@ pub async fn document(
     log_download(&state, &actor, &subject, "json").await?;
     let now = actor.who.now;
     let s = subject.clone();
-    let mut doc = state.tx(move |conn| sections(conn, &s, now)).await?;
+    let config = state.config.clone();
+    let mut doc = state
+        .tx(move |conn| sections(conn, &s, &config, now))
+        .await?;
     // The sections, then `"usage_log":[` and the entries as they are read, then `]}`.
     doc["usage_log"] = json!([]);
     let text = doc.to_string();
