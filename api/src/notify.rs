@@ -61,6 +61,21 @@ pub fn plan(
     if store::planned(conn, &occasion)? {
         return Ok(false);
     }
+    plan_new(conn, recipient_id, kind, facts, occasion, now)?;
+    Ok(true)
+}
+
+/// [`plan`] for an occasion known to be new (it names a change-feed event, whose id is fresh):
+/// the check would cost a query on every change for nothing. The occasion's unique key still
+/// guards it.
+fn plan_new(
+    conn: &mut AnyConnection,
+    recipient_id: &str,
+    kind: Kind,
+    facts: &StoredFacts,
+    occasion: String,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let now = now.trunc_subsecs(0);
     let contact = store::contact(conn, recipient_id)?;
     let language = contact
@@ -96,8 +111,7 @@ pub fn plan(
             created_at: now,
             occasion,
         },
-    )?;
-    Ok(true)
+    )
 }
 
 /// Plans the messages of the change-feed event `event_id` (`event_type` about `subject_id`,
@@ -143,13 +157,13 @@ pub fn on_event(
         }
     }
     for r in recipients {
-        // Several openings reported in one answer are one message.
-        let occasion = if kind == Kind::HealthDataOpened {
-            format!("health_data_opened:{r}:{}", now.timestamp())
+        if kind == Kind::HealthDataOpened {
+            // Several openings reported in one answer are one message.
+            let occasion = format!("health_data_opened:{r}:{}", now.timestamp());
+            plan(conn, &r, kind, &facts, occasion, now)?;
         } else {
-            format!("event:{event_id}:{r}")
-        };
-        plan(conn, &r, kind, &facts, occasion, now)?;
+            plan_new(conn, &r, kind, &facts, format!("event:{event_id}:{r}"), now)?;
+        }
     }
     Ok(())
 }
