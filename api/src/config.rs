@@ -66,6 +66,8 @@ pub struct Config {
     pub reminder_interval_seconds: u64,
     /// How long usage-log entries are kept once the terms consent is withdrawn.
     pub usage_log_retention_days: i64,
+    /// How many decision inputs a server keeps in memory (`crate::decision_cache`); 0 keeps none.
+    pub decision_cache_entries: usize,
 }
 
 #[derive(Debug, Error)]
@@ -210,6 +212,8 @@ impl Config {
                 .map_err(|_| {
                 ConfigError("USAGE_LOG_RETENTION_DAYS is too large".into())
             })?,
+            decision_cache_entries: usize::try_from(parse_num("DECISION_CACHE_ENTRIES", 100_000)?)
+                .map_err(|_| ConfigError("DECISION_CACHE_ENTRIES is too large".into()))?,
         };
         if config
             .mail_from

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod decision_cache;
 pub mod erasure;
 pub mod error;
 pub mod extract;

@@ -33,6 +33,10 @@ pub fn build_state(config: Config, db: persistence::Db) -> std::io::Result<AppSt
         proofs: Arc::new(proofs),
         oidc: Arc::new(Oidc::new(&config, http.clone())),
         service_tokens: Arc::new(ServiceTokens::new(&config, http)),
+        decisions: Arc::new(crate::decision_cache::DecisionCache::new(
+            db.clone(),
+            config.decision_cache_entries,
+        )),
         config: Arc::new(config),
         db,
         clock,

@@ -11,6 +11,7 @@ use crate::auth::proof::ProofSigner;
 use crate::auth::service::ServiceTokens;
 use crate::clock::DevClock;
 use crate::config::Config;
+use crate::decision_cache::DecisionCache;
 use crate::error::ApiError;
 
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct AppState {
     pub oidc: Arc<Oidc>,
     pub service_tokens: Arc<ServiceTokens>,
     pub proofs: Arc<ProofSigner>,
+    /// Decision inputs kept between requests, checked fresh on each (`crate::decision_cache`).
+    pub decisions: Arc<DecisionCache>,
 }
 
 impl AppState {

@@ -22,6 +22,7 @@ pub mod sharing;
 pub mod summary_care_records;
 pub mod terms;
 pub mod usage_log;
+pub mod watermark;
 pub mod webhooks;
 
 pub use db::{AnyConnection, Backend, Db, StoreError, TxError};

@@ -88,6 +88,21 @@ pub fn after(
     Ok(rows.into_iter().map(event).collect())
 }
 
+/// The positions and subjects of the events after `after_position`, oldest first: what a decision
+/// cache needs to drop changed citizens (`api::decision_cache`).
+pub fn subjects_after(
+    conn: &mut AnyConnection,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    Ok(outbox::table
+        .filter(outbox::id.gt(after_position))
+        .order(outbox::id.asc())
+        .limit(limit)
+        .select((outbox::id, outbox::subject_id))
+        .load(conn)?)
+}
+
 /// The newest position (0 when the outbox is empty).
 pub fn head(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     use diesel::dsl::max;

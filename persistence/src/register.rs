@@ -8,7 +8,7 @@
 //! an error message or a log line. Errors name an entry by its index and field instead.
 
 use crate::db::{to_db, AnyConnection, StoreError};
-use crate::schema::{register_parents, register_persons};
+use crate::schema::{register_imports, register_parents, register_persons};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::identity::{IdPolicy, NationalId};
@@ -541,6 +541,18 @@ pub fn import(
             delete_parents(conn, child)?;
         }
     }
+    if report.added + report.changed + report.removed > 0 {
+        // Tells every server's decision cache (`crate::watermark`) that the register changed.
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        diesel::insert_into(register_imports::table)
+            .values((
+                register_imports::imported_at.eq(now),
+                register_imports::added.eq(count(report.added)),
+                register_imports::changed.eq(count(report.changed)),
+                register_imports::removed.eq(count(report.removed)),
+            ))
+            .execute(conn)?;
+    }
     Ok(report)
 }
 
@@ -1049,7 +1061,7 @@ mod tests {
                 if version.replace('-', "").starts_with("20261123000002") {
                     break;
                 }
-                assert!(reverted < 10, "the register migration was never reverted");
+                assert!(reverted < 50, "the register migration was never reverted");
             }
             assert!(register_persons::table
                 .count()

@@ -333,3 +333,13 @@ diesel::table! {
         cut_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    register_imports (id) {
+        id -> BigInt,
+        imported_at -> Timestamp,
+        added -> BigInt,
+        changed -> BigInt,
+        removed -> BigInt,
+    }
+}

@@ -10,12 +10,15 @@
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
+use domain::access_switches::AccessSwitches;
 use domain::consent;
 use domain::guardianship::{Access, GuardianAccess};
 use domain::identity::NationalId;
 use domain::powers_of_attorney::{self as rules, Grant, GrantStatus, Party, ServiceArea};
+use domain::register::RegisteredPerson;
 use domain::usage_log::ActorKind;
 use futures_util::future::LocalBoxFuture;
+use persistence::citizens::Citizen;
 use persistence::powers_of_attorney as store;
 use persistence::{access_switches, citizens, AnyConnection};
 use std::collections::BTreeSet;
@@ -24,7 +27,7 @@ use super::citizen::{consented, CitizenSession};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::guardians;
-use crate::routes::powers_of_attorney::{grantor_alive, registered};
+use crate::routes::powers_of_attorney::registered;
 use crate::state::AppState;
 
 pub const ACTING_FOR_HEADER: &str = "x-acting-for";
@@ -151,59 +154,77 @@ pub fn powers_held(
     Ok(out)
 }
 
-/// The active powers of attorney from `grantor_id` to `grantee_id` at `now`, as representations
-/// of the grantee: what a decision about one (actor, subject) pair needs, without reading every
-/// grant the actor holds.
-pub fn powers_between(
-    conn: &mut AnyConnection,
-    grantor_id: &str,
-    grantee_id: &str,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<Vec<Representation>, ApiError> {
-    let mut out = Vec::new();
-    for g in store::not_ended_between(conn, grantor_id, grantee_id)? {
-        if let Some(r) = power_representation(conn, &g, config, now)? {
-            out.push(r);
-        }
-    }
-    Ok(out)
+/// What deciding grant `g` at any moment needs from storage: the grantor as a citizen (consent),
+/// their switches and their register entry (alive, name). Read once; no `now` in it, so it can be
+/// kept (`crate::decision_cache`).
+#[derive(Debug, Clone)]
+pub struct GrantFacts {
+    pub grant: Grant,
+    pub grantor: Option<Citizen>,
+    pub grantor_switches: AccessSwitches,
+    pub grantor_person: Option<RegisteredPerson>,
 }
 
-/// Grant `g` as a representation of its grantee at `now`: active, grantor alive, and reaching at
+/// Reads the [`GrantFacts`] of `g`.
+pub fn grant_facts(
+    conn: &mut AnyConnection,
+    g: Grant,
+    config: &Config,
+) -> Result<GrantFacts, ApiError> {
+    Ok(GrantFacts {
+        grantor: citizens::find(conn, &g.grantor_id)?,
+        grantor_switches: access_switches::get(conn, &g.grantor_id)?.switches,
+        grantor_person: registered(conn, &g.grantor_id, config)?,
+        grant: g,
+    })
+}
+
+/// The grant as a representation of its grantee at `now`: active, grantor alive (unknown to the
+/// register: alive, so that a register gap never ends anyone's grants by itself), and reaching at
 /// least one area (granted, opened by the grantor's consent, left open by the grantor's switches).
+pub fn grant_representation(
+    f: &GrantFacts,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Option<Representation> {
+    let g = &f.grant;
+    let alive = f.grantor_person.as_ref().is_none_or(|p| p.is_alive_at(now));
+    if rules::status(g, alive, now) != GrantStatus::Active {
+        return None;
+    }
+    let grantor = f.grantor.as_ref()?;
+    let grantor_consent = consent::status(grantor.consent.as_ref(), &config.terms_version);
+    let areas = f
+        .grantor_switches
+        .limit(rules::effective_areas(&g.coverage, &grantor_consent));
+    if areas.is_empty() {
+        return None;
+    }
+    Some(Representation {
+        // The power of attorney's id is already opaque and scoped to its two parties.
+        id: g.id.clone(),
+        subject_id: g.grantor_id.clone(),
+        subject_name: f
+            .grantor_person
+            .as_ref()
+            .map(|p| format!("{} {}", p.given_name, p.family_name)),
+        areas,
+        basis: Basis::PowerOfAttorney {
+            id: g.id.clone(),
+            valid_until: g.valid_until,
+        },
+    })
+}
+
+/// Grant `g` as a representation of its grantee at `now` (see [`grant_representation`]).
 fn power_representation(
     conn: &mut AnyConnection,
     g: &Grant,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<Option<Representation>, ApiError> {
-    let alive = grantor_alive(conn, g, config, now)?;
-    if rules::status(g, alive, now) != GrantStatus::Active {
-        return Ok(None);
-    }
-    let Some(grantor) = citizens::find(conn, &g.grantor_id)? else {
-        return Ok(None);
-    };
-    let grantor_consent = consent::status(grantor.consent.as_ref(), &config.terms_version);
-    let switches = access_switches::get(conn, &g.grantor_id)?.switches;
-    let areas = switches.limit(rules::effective_areas(&g.coverage, &grantor_consent));
-    if areas.is_empty() {
-        return Ok(None);
-    }
-    let subject_name = registered(conn, &g.grantor_id, config)?
-        .map(|p| format!("{} {}", p.given_name, p.family_name));
-    Ok(Some(Representation {
-        // The power of attorney's id is already opaque and scoped to its two parties.
-        id: g.id.clone(),
-        subject_id: g.grantor_id.clone(),
-        subject_name,
-        areas,
-        basis: Basis::PowerOfAttorney {
-            id: g.id.clone(),
-            valid_until: g.valid_until,
-        },
-    }))
+    let facts = grant_facts(conn, g.clone(), config)?;
+    Ok(grant_representation(&facts, config, now))
 }
 
 /// The caller's representation `id`, if it is live now. Decides only the one named: a power of

@@ -1,7 +1,7 @@
 //! Decisions for downstream health services. The identity number travels in the JSON body.
 
 use actix_web::web;
-use domain::access_switches::{AccessSwitches, Switch};
+use domain::access_switches::Switch;
 use domain::consent::{self, ConsentStatus};
 use domain::identity::NationalId;
 use openapi::problem::Problem;
@@ -9,9 +9,9 @@ use openapi::service::{
     ActiveDecision, ActiveReason, ActiveUserAnswer, ActiveUserBatch, ActiveUserBatchAnswer,
     ActiveUserQuery,
 };
-use persistence::{access_switches, citizens};
 
 use crate::auth::service::{ConsentRead, ServiceClient};
+use crate::decision_cache::{self, PersonFacts, Unknown};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::routes::representations::batch_pids;
@@ -78,32 +78,16 @@ async fn answer_all(
     state: &AppState,
     pids: Vec<NationalId>,
 ) -> Result<Vec<ActiveUserAnswer>, ApiError> {
-    let terms_in_force = state.config.terms_version.clone();
-    let citizens = state
-        .tx(move |conn| {
-            pids.iter()
-                .map(|pid| {
-                    let Some(c) = citizens::find_by_national_id(conn, pid)? else {
-                        return Ok(None);
-                    };
-                    let switches = access_switches::get(conn, &c.id)?.switches;
-                    Ok(Some((c, switches)))
-                })
-                .collect::<Result<Vec<_>, ApiError>>()
-        })
-        .await?;
-    Ok(citizens
-        .into_iter()
-        .map(|c| answer(c, &terms_in_force))
+    let facts = decision_cache::persons(state, pids, Unknown::Skip).await?;
+    Ok(facts
+        .iter()
+        .map(|f| answer(f.as_deref(), &state.config.terms_version))
         .collect())
 }
 
-fn answer(
-    citizen: Option<(citizens::Citizen, AccessSwitches)>,
-    terms_in_force: &str,
-) -> ActiveUserAnswer {
-    let switches = citizen.as_ref().map(|(_, s)| *s).unwrap_or_default();
-    let (decision, reason, level, accepted) = match citizen.map(|(c, _)| c) {
+fn answer(citizen: Option<&PersonFacts>, terms_in_force: &str) -> ActiveUserAnswer {
+    let switches = citizen.map(|c| c.switches).unwrap_or_default();
+    let (decision, reason, level, accepted) = match citizen {
         None => (
             ActiveDecision::Inactive,
             ActiveReason::NotRegistered,

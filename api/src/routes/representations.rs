@@ -15,15 +15,16 @@ use openapi::representation::{
     RepresentationQuery, RepresentationReason, ServiceUse, ServiceUseRecorded,
     UnavailableRepresentation,
 };
-use persistence::{access_switches, citizens};
+use persistence::access_switches;
 use serde::Serialize;
 
 use crate::audit::{self, Actor, Feed};
 use crate::auth::acting::{
-    powers_between, resolve, selector, ActingCitizen, Basis, Representation,
+    grant_representation, resolve, selector, ActingCitizen, Basis, Representation,
 };
 use crate::auth::citizen::ConsentedCitizen;
 use crate::auth::service::{ConsentRead, ServiceClient};
+use crate::decision_cache::{self, PairFacts};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::guardians;
@@ -344,87 +345,28 @@ fn parse_query(
     })
 }
 
-/// What one transaction read for one (actor, subject) pair.
-enum Found {
-    /// The actor has never used the portal.
-    UnknownActor,
-    Read {
-        actor_id: String,
-        /// Active powers of attorney from the subject to the actor.
-        powers: Vec<Representation>,
-        /// The actor as the subject's guardian.
-        guardian: GuardianAccess,
-        /// The subject's portal id when the actor may act for them as guardian.
-        child_id: Option<String>,
-    },
-}
-
-/// Reads every pair's representations in one transaction, then answers each.
+/// Reads every pair's inputs (kept or from one transaction), then answers each at one `now`.
 async fn decide_all(
     state: &AppState,
     queries: Vec<ParsedQuery>,
 ) -> Result<Vec<RepresentationAnswer>, ApiError> {
     let now = state.now();
-    let config = state.config.clone();
-    let pairs: Vec<(NationalId, NationalId)> = queries
+    let pairs = queries
         .iter()
         .map(|q| (q.actor_pid.clone(), q.subject_pid.clone()))
         .collect();
-    let found = state
-        .tx(move |conn| {
-            let mut out = Vec::with_capacity(pairs.len());
-            for (ap, sp) in &pairs {
-                let Some(actor) = citizens::find_by_national_id(conn, ap)? else {
-                    out.push(Found::UnknownActor);
-                    continue;
-                };
-                let subject = citizens::find_by_national_id(conn, sp)?;
-                let powers = match &subject {
-                    Some(subject) => powers_between(conn, &subject.id, &actor.id, &config, now)?,
-                    None => Vec::new(),
-                };
-                let (guardian, child_id) = match guardians::child(conn, sp, &config)? {
-                    Some(child) => {
-                        let access = guardians::access_of(&child, &actor, &config, now);
-                        let id = match (&access, child.citizen_id) {
-                            (GuardianAccess::Available(_), Some(id)) => Some(id),
-                            // A proof names the child by portal id: give one on first sight.
-                            (GuardianAccess::Available(_), None) => Some(
-                                citizens::find_or_create(
-                                    conn,
-                                    sp,
-                                    || uuid::Uuid::new_v4().to_string(),
-                                    now,
-                                )?
-                                .id,
-                            ),
-                            _ => None,
-                        };
-                        (access, id)
-                    }
-                    None => (GuardianAccess::NotGuardian, None),
-                };
-                out.push(Found::Read {
-                    actor_id: actor.id,
-                    powers,
-                    guardian,
-                    child_id,
-                });
-            }
-            Ok(out)
-        })
-        .await?;
+    let facts = decision_cache::pairs(state, pairs, now).await?;
     queries
         .iter()
-        .zip(found)
-        .map(|(q, f)| answer(state, q, f, now))
+        .zip(facts)
+        .map(|(q, f)| answer(state, q, &f, now))
         .collect()
 }
 
 fn answer(
     state: &AppState,
     q: &ParsedQuery,
-    found: Found,
+    found: &PairFacts,
     now: DateTime<Utc>,
 ) -> Result<RepresentationAnswer, ApiError> {
     let deny = |reason, rep: Option<&Representation>| RepresentationAnswer {
@@ -433,14 +375,26 @@ fn answer(
         representation: rep.map(facts),
         proof: None,
     };
-    let Found::Read {
-        actor_id,
-        mut powers,
-        guardian,
-        child_id,
+    let PairFacts::Known {
+        actor,
+        grants,
+        child,
+        ..
     } = found
     else {
         return Ok(deny(RepresentationReason::NoRepresentation, None));
+    };
+    let actor_id = actor.id.clone();
+    let mut powers: Vec<Representation> = grants
+        .iter()
+        .filter_map(|g| grant_representation(g, &state.config, now))
+        .collect();
+    let (guardian, child_id) = match child {
+        Some(c) => (
+            guardians::access_of(c, actor, &state.config, now),
+            c.citizen_id.clone(),
+        ),
+        None => (GuardianAccess::NotGuardian, None),
     };
     match (guardian, child_id) {
         (GuardianAccess::Available(access), Some(child_id)) => powers.push(Representation {

@@ -28,11 +28,13 @@ use openapi::sharing::{
 };
 use persistence::db::lock_citizen;
 use persistence::sharing::{self as store, Choice, StoredChoice, StoredOpening};
-use persistence::{citizens, summary_care_records, AnyConnection};
+use persistence::AnyConnection;
+use std::collections::BTreeSet;
 
 use crate::audit::{self, Actor, Feed};
 use crate::auth::acting::{recheck, ActingCitizen};
 use crate::auth::service::{ConsentRead, ServiceClient};
+use crate::decision_cache::{self, PersonFacts, Unknown};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::routes::access::{digits, text};
@@ -630,39 +632,36 @@ fn opening_domain_body(o: rules::Opening) -> OpeningKind {
     }
 }
 
-/// Decides one question and writes its openings.
+/// Decides one question on the citizen's inputs.
 fn decide_one(
-    conn: &mut AnyConnection,
-    client_id: &str,
+    facts: &PersonFacts,
     asked: &Asked,
-    now: DateTime<Utc>,
-) -> Result<ProfessionalAccessDecision, ApiError> {
-    let citizen =
-        citizens::find_or_create(conn, &asked.pid, || uuid::Uuid::new_v4().to_string(), now)?;
-    let record = summary_care_records::get(conn, &citizen.id)?;
-    let in_force = store::in_force(conn, &citizen.id)?;
-    let d = rules::decide(&asked.request, &record, &in_force);
-    if d.outcome.is_ok() && !d.openings.is_empty() {
-        record_openings(conn, client_id, &citizen.id, asked, &d.openings, now)?;
-    }
+) -> (ProfessionalAccessDecision, BTreeSet<rules::Opening>) {
+    let d = rules::decide(&asked.request, &facts.record, &facts.in_force);
     let objection = d.facts.objection.map(|k| match k {
         rules::ObjectionKind::Professional => ObjectionKind::Professional,
         rules::ObjectionKind::Organisation => ObjectionKind::Organisation,
     });
-    Ok(ProfessionalAccessDecision {
-        subject_id: citizen.id,
+    let openings = if d.outcome.is_ok() {
+        d.openings.clone()
+    } else {
+        BTreeSet::new()
+    };
+    let answer = ProfessionalAccessDecision {
+        subject_id: facts.id.clone(),
         allowed: d.outcome.is_ok(),
         reason: reason_body(d.outcome),
         withheld_parts: d.withheld.into_iter().map(part_body).collect(),
         openings: d.openings.into_iter().map(opening_domain_body).collect(),
         facts: ProfessionalAccessFacts {
-            record_state: state_body(&record),
+            record_state: state_body(&facts.record),
             record_blocked: d.facts.record_blocked,
             blocked_parts: d.facts.parts_blocked.into_iter().map(part_body).collect(),
             professional_blocked: d.facts.professional_blocked,
             objection,
         },
-    })
+    };
+    (answer, openings)
 }
 
 /// Writes each opening into the citizen's openings and usage log, then its change-feed events
@@ -672,7 +671,7 @@ fn record_openings(
     client_id: &str,
     citizen_id: &str,
     asked: &Asked,
-    openings: &std::collections::BTreeSet<rules::Opening>,
+    openings: &BTreeSet<rules::Opening>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let now = now.trunc_subsecs(0);
@@ -746,15 +745,30 @@ async fn decide_all(
     client_id: String,
     asked: Vec<Asked>,
 ) -> Result<Vec<ProfessionalAccessDecision>, ApiError> {
-    let now = state.now();
-    state
-        .tx(move |conn| {
-            asked
-                .iter()
-                .map(|a| decide_one(conn, &client_id, a, now))
-                .collect()
-        })
-        .await
+    let pids = asked.iter().map(|a| a.pid.clone()).collect();
+    let facts = decision_cache::persons(state, pids, Unknown::Create).await?;
+    let mut answers = Vec::with_capacity(asked.len());
+    let mut opened = Vec::new();
+    for (a, f) in asked.into_iter().zip(facts.into_iter().flatten()) {
+        let (answer, openings) = decide_one(&f, &a);
+        if !openings.is_empty() {
+            opened.push((f.id.clone(), a, openings));
+        }
+        answers.push(answer);
+    }
+    if !opened.is_empty() {
+        // Rare (consent or emergency passing a restriction): written before the answer leaves.
+        let now = state.now();
+        state
+            .tx(move |conn| {
+                for (citizen_id, a, openings) in &opened {
+                    record_openings(conn, &client_id, citizen_id, a, openings, now)?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(answers)
 }
 
 /// May this health professional read this citizen's patient record or summary care record now,

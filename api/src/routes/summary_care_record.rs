@@ -21,11 +21,12 @@ use openapi::summary_care_record::{
     SummaryCareRecordQuery, SummaryCareRecordStatus,
 };
 use persistence::db::lock_citizen;
-use persistence::{citizens, summary_care_records as store, AnyConnection};
+use persistence::{summary_care_records as store, AnyConnection};
 
 use crate::audit::{self, Actor, Feed};
 use crate::auth::acting::{recheck, ActingCitizen, Basis};
 use crate::auth::service::{ConsentRead, ServiceClient};
+use crate::decision_cache::{self, Unknown};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::routes::representations::batch_pids;
@@ -394,25 +395,24 @@ async fn statuses(
     state: &AppState,
     pids: Vec<NationalId>,
 ) -> Result<Vec<SummaryCareRecordStatus>, ApiError> {
+    let facts = decision_cache::persons(state, pids, Unknown::Create).await?;
     let now = state.now();
-    let reads = state
-        .tx(move |conn| {
-            pids.iter()
-                .map(|pid| {
-                    let citizen = citizens::find_or_create(
-                        conn,
-                        pid,
-                        || uuid::Uuid::new_v4().to_string(),
-                        now,
-                    )?;
-                    Ok((citizen.id.clone(), read(conn, &citizen.id)?))
-                })
-                .collect::<Result<Vec<_>, ApiError>>()
-        })
-        .await?;
-    Ok(reads
+    Ok(facts
         .into_iter()
-        .map(|(subject, read)| status(subject, read, now))
+        .flatten()
+        .map(|f| {
+            let read = Read {
+                state: f.record,
+                record_blocked: f.in_force.record_blocked(),
+                blocked_parts: f
+                    .in_force
+                    .parts_blocked()
+                    .into_iter()
+                    .map(sharing::part_body)
+                    .collect(),
+            };
+            status(f.id.clone(), read, now)
+        })
         .collect())
 }
 

@@ -1,0 +1,734 @@
+//! Decision inputs kept in memory between requests, and the check that keeps them exact.
+//!
+//! Downstream services ask the decisions (`routes::decisions`, `routes::representations`,
+//! `routes::summary_care_record`, `routes::sharing`) far more often than citizens change anything,
+//! and each decision reads several rows. So the rows a decision reads are kept here, as *inputs*:
+//! nothing in them depends on the time, and every answer is still computed by the domain rules
+//! from (inputs, now) at the moment it is asked. Birthdays, end dates and the restore window need
+//! no invalidation.
+//!
+//! What keeps them exact is the *check*, not a timer. Before a request uses anything kept, one
+//! statement that began after the request arrived reads the watermark
+//! (`persistence::watermark`: the newest outbox position and register import). Every
+//! decision-relevant change writes an outbox event naming its citizen in its own transaction, and
+//! outbox writers commit in position order, so when the position has moved the events since the
+//! last check name exactly the citizens whose inputs may have changed: their entries are dropped
+//! before the request goes on. A register import drops every pair (pairs read the register).
+//! This holds across server instances: each instance checks the shared database.
+//!
+//! Checks are shared: while one runs, the requests that arrive wait for the next, which starts as
+//! soon as it ends. Under load one round trip serves every request that arrived during the
+//! previous one; no request is answered from inputs older than its own arrival.
+//!
+//! What is kept:
+//! - per identity number, a citizen's [`PersonFacts`] (consent, switches, record state, blocks and
+//!   objections), once the portal knows the citizen (an unknown number is asked again each time:
+//!   a log-in may create the citizen at any moment, and that writes no event);
+//! - per (actor, subject) pair, the [`PairFacts`] of a representation decision, once both are
+//!   citizens.
+//!
+//! Entries are not evicted by age. When `DECISION_CACHE_ENTRIES` is reached, everything is
+//! dropped and filling starts again; 0 turns keeping off (every decision reads the database).
+
+use chrono::{DateTime, Utc};
+use domain::access_switches::AccessSwitches;
+use domain::consent::TermsConsent;
+use domain::identity::NationalId;
+use domain::sharing::InForce;
+use domain::summary_care_record::RecordState;
+use persistence::citizens::{self, Citizen};
+use persistence::watermark::{self, Watermark};
+use persistence::{
+    access_switches, outbox, powers_of_attorney, sharing, summary_care_records, AnyConnection, Db,
+    StoreError,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+use crate::auth::acting::{grant_facts, GrantFacts};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::guardians::{self, Child};
+use crate::state::AppState;
+use domain::guardianship::GuardianAccess;
+
+/// When the outbox moved further than this since the last check, everything is dropped rather
+/// than the events read one by one.
+const MAX_EVENTS_PER_CHECK: i64 = 10_000;
+const EVENTS_PAGE: i64 = 1_000;
+
+/// What the citizen-level decisions read about one citizen.
+#[derive(Debug, Clone)]
+pub struct PersonFacts {
+    /// The opaque portal id.
+    pub id: String,
+    pub consent: Option<TermsConsent>,
+    pub switches: AccessSwitches,
+    pub record: RecordState,
+    pub in_force: InForce,
+}
+
+/// What a representation decision reads about one (actor, subject) pair.
+// Always behind an `Arc`, so the small variant's wasted bytes are one allocation's.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum PairFacts {
+    /// The actor has never used the portal.
+    UnknownActor,
+    Known {
+        actor: Citizen,
+        /// The subject's portal id, when the portal knows them.
+        subject_id: Option<String>,
+        /// Powers of attorney from the subject to the actor that have not ended.
+        grants: Vec<GrantFacts>,
+        /// The subject as a child in the register.
+        child: Option<Child>,
+    },
+}
+
+impl PairFacts {
+    /// The citizens whose rows these facts hold, or `None` when they cannot be kept: an unknown
+    /// citizen may become known without any event, so only facts about known ones are kept.
+    fn readers(&self) -> Option<Vec<String>> {
+        let PairFacts::Known {
+            actor,
+            subject_id: Some(subject_id),
+            child,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let mut ids = vec![actor.id.clone(), subject_id.clone()];
+        if let Some(child) = child {
+            // The child is the subject; their parents' register data is covered by the register
+            // mark, their portal ids by their own events.
+            ids.push(child.citizen_id.clone()?);
+            ids.extend(
+                child
+                    .facts
+                    .parents
+                    .iter()
+                    .filter_map(|p| p.citizen_id.clone()),
+            );
+        }
+        Some(ids)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Person(String),
+    Pair(String, String),
+}
+
+/// Proof that a check began after the request arrived; entries loaded under it are kept only if
+/// nothing was dropped in between.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked {
+    epoch: u64,
+}
+
+#[derive(Default)]
+struct Kept {
+    seen: Watermark,
+    /// Bumped whenever entries are dropped. A load that began under an older epoch may have read
+    /// rows from before the change that caused the drop, so it is not kept.
+    epoch: u64,
+    persons: HashMap<String, Arc<PersonFacts>>,
+    pairs: HashMap<(String, String), Arc<PairFacts>>,
+    /// Which entries read each citizen's rows.
+    readers: HashMap<String, Vec<Key>>,
+}
+
+impl Kept {
+    fn len(&self) -> usize {
+        self.persons.len() + self.pairs.len()
+    }
+
+    fn clear(&mut self) {
+        self.persons.clear();
+        self.pairs.clear();
+        self.readers.clear();
+    }
+
+    fn index(&mut self, key: &Key, citizens: Vec<String>) {
+        for c in citizens {
+            self.readers.entry(c).or_default().push(key.clone());
+        }
+    }
+
+    fn drop_citizen(&mut self, citizen_id: &str) {
+        for key in self.readers.remove(citizen_id).unwrap_or_default() {
+            match key {
+                Key::Person(pid) => {
+                    self.persons.remove(&pid);
+                }
+                Key::Pair(a, s) => {
+                    self.pairs.remove(&(a, s));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Rounds {
+    /// Checks started so far; the running one is number `started`.
+    started: u64,
+    running: bool,
+    /// A request arrived while a check was running: start another when it ends.
+    wanted: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Finished {
+    round: u64,
+    ok: bool,
+}
+
+pub struct DecisionCache {
+    db: Db,
+    max_entries: usize,
+    kept: Mutex<Kept>,
+    rounds: Mutex<Rounds>,
+    finished: watch::Sender<Finished>,
+}
+
+impl DecisionCache {
+    pub fn new(db: Db, max_entries: usize) -> DecisionCache {
+        DecisionCache {
+            db,
+            max_entries,
+            kept: Mutex::default(),
+            rounds: Mutex::default(),
+            finished: watch::Sender::new(Finished::default()),
+        }
+    }
+
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        // A panic while holding the lock cannot leave a half-applied drop that matters more than
+        // the whole cache: clear it rather than poison every later request.
+        self.kept.lock().unwrap_or_else(|poisoned| {
+            let mut k = poisoned.into_inner();
+            k.clear();
+            k.epoch += 1;
+            k
+        })
+    }
+
+    fn rounds(&self) -> MutexGuard<'_, Rounds> {
+        self.rounds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for a check that began after this call, and says under which epoch it left the
+    /// cache. Without keeping (`DECISION_CACHE_ENTRIES=0`) there is nothing to check.
+    pub async fn check(self: &Arc<Self>) -> Result<Checked, ApiError> {
+        if self.max_entries == 0 {
+            return Ok(Checked { epoch: 0 });
+        }
+        let mut finished = self.finished.subscribe();
+        let (target, start) = {
+            let mut r = self.rounds();
+            if r.running {
+                r.wanted = true;
+                (r.started + 1, false)
+            } else {
+                r.running = true;
+                r.started += 1;
+                (r.started, true)
+            }
+        };
+        if start {
+            let me = self.clone();
+            actix_web::rt::spawn(async move { me.run_rounds(target).await });
+        }
+        loop {
+            let f = *finished.borrow_and_update();
+            if f.round >= target {
+                if !f.ok {
+                    return Err(ApiError::Unavailable(
+                        "the database did not answer the freshness check".into(),
+                    ));
+                }
+                return Ok(Checked {
+                    epoch: self.kept().epoch,
+                });
+            }
+            finished
+                .changed()
+                .await
+                .map_err(|_| ApiError::Internal("the freshness check stopped".into()))?;
+        }
+    }
+
+    /// Runs check `round`, then the next one as long as requests arrived during the last.
+    async fn run_rounds(self: Arc<Self>, mut round: u64) {
+        loop {
+            let me = self.clone();
+            let ok = match actix_web::web::block(move || me.run_check()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "decision cache: freshness check failed");
+                    false
+                }
+                Err(_) => false,
+            };
+            let next = {
+                let mut r = self.rounds();
+                if r.wanted {
+                    r.wanted = false;
+                    r.started += 1;
+                    Some(r.started)
+                } else {
+                    r.running = false;
+                    None
+                }
+            };
+            self.finished.send_replace(Finished { round, ok });
+            match next {
+                Some(n) => round = n,
+                None => return,
+            }
+        }
+    }
+
+    /// One check: reads the watermark and drops what changed since the last one. Blocking.
+    fn run_check(&self) -> Result<(), StoreError> {
+        let mut conn = self.db.conn()?;
+        let mark = watermark::read(&mut conn)?;
+        let seen = self.kept().seen;
+        if mark == seen {
+            return Ok(());
+        }
+        // The outbox was reset (a restore) or moved too far to read event by event: drop all.
+        let everything =
+            mark.outbox < seen.outbox || mark.outbox - seen.outbox > MAX_EVENTS_PER_CHECK;
+        let mut changed: Vec<String> = Vec::new();
+        let mut outbox_at = mark.outbox;
+        if !everything && mark.outbox > seen.outbox {
+            let mut after = seen.outbox;
+            while after < mark.outbox {
+                let page = outbox::subjects_after(&mut conn, after, EVENTS_PAGE)?;
+                let Some(&(last, _)) = page.last() else { break };
+                changed.extend(page.into_iter().map(|(_, subject)| subject));
+                after = last;
+            }
+            // Events read past the mark (committed meanwhile) were applied too.
+            outbox_at = after.max(mark.outbox);
+        }
+        let mut k = self.kept();
+        if everything {
+            k.clear();
+        } else {
+            if mark.register != seen.register {
+                // Pairs read the register; persons do not. (Their index entries go stale, which
+                // only costs a miss.)
+                k.pairs.clear();
+            }
+            for c in &changed {
+                k.drop_citizen(c);
+            }
+        }
+        k.seen = Watermark {
+            outbox: outbox_at,
+            register: mark.register,
+        };
+        k.epoch += 1;
+        Ok(())
+    }
+
+    /// Makes room for one more entry: everything goes when the bound is reached.
+    fn room(&self, k: &mut Kept) {
+        if k.len() >= self.max_entries {
+            tracing::info!(entries = k.len(), "decision cache full; starting again");
+            k.clear();
+        }
+    }
+
+    fn person(&self, pid: &NationalId) -> Option<Arc<PersonFacts>> {
+        self.kept().persons.get(pid.expose()).cloned()
+    }
+
+    fn keep_person(&self, checked: Checked, pid: &NationalId, facts: Arc<PersonFacts>) {
+        let mut k = self.kept();
+        if self.max_entries == 0 || k.epoch != checked.epoch {
+            return;
+        }
+        self.room(&mut k);
+        let key = Key::Person(pid.expose().to_owned());
+        k.index(&key, vec![facts.id.clone()]);
+        k.persons.insert(pid.expose().to_owned(), facts);
+    }
+
+    fn pair(&self, actor: &NationalId, subject: &NationalId) -> Option<Arc<PairFacts>> {
+        self.kept()
+            .pairs
+            .get(&(actor.expose().to_owned(), subject.expose().to_owned()))
+            .cloned()
+    }
+
+    fn keep_pair(
+        &self,
+        checked: Checked,
+        actor: &NationalId,
+        subject: &NationalId,
+        facts: Arc<PairFacts>,
+    ) {
+        let Some(readers) = facts.readers() else {
+            return;
+        };
+        let mut k = self.kept();
+        if self.max_entries == 0 || k.epoch != checked.epoch {
+            return;
+        }
+        self.room(&mut k);
+        let (a, s) = (actor.expose().to_owned(), subject.expose().to_owned());
+        k.index(&Key::Pair(a.clone(), s.clone()), readers);
+        k.pairs.insert((a, s), facts);
+    }
+}
+
+/// Whether a citizen-level decision may give a portal id to a number it has never seen (the
+/// summary-care-record and professional-access answers name the subject by portal id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    Skip,
+    Create,
+}
+
+/// The [`PersonFacts`] of each number, in order, fresh as of this call: kept ones after the check,
+/// the others read in one transaction (and kept). With [`Unknown::Skip`] an unknown number gives
+/// `None`.
+pub async fn persons(
+    state: &AppState,
+    pids: Vec<NationalId>,
+    unknown: Unknown,
+) -> Result<Vec<Option<Arc<PersonFacts>>>, ApiError> {
+    let cache = &state.decisions;
+    let checked = cache.check().await?;
+    let mut out: Vec<Option<Arc<PersonFacts>>> = pids.iter().map(|p| cache.person(p)).collect();
+    let missing: Vec<(usize, NationalId)> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_none())
+        .map(|(i, _)| (i, pids[i].clone()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let now = state.now();
+    let wanted = missing.clone();
+    let loaded = state
+        .tx(move |conn| {
+            wanted
+                .iter()
+                .map(|(_, pid)| load_person(conn, pid, unknown, now))
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await?;
+    for ((i, pid), facts) in missing.into_iter().zip(loaded) {
+        if let Some(facts) = facts {
+            let facts = Arc::new(facts);
+            cache.keep_person(checked, &pid, facts.clone());
+            out[i] = Some(facts);
+        }
+    }
+    Ok(out)
+}
+
+fn load_person(
+    conn: &mut AnyConnection,
+    pid: &NationalId,
+    unknown: Unknown,
+    now: DateTime<Utc>,
+) -> Result<Option<PersonFacts>, ApiError> {
+    let citizen = match unknown {
+        Unknown::Skip => citizens::find_by_national_id(conn, pid)?,
+        Unknown::Create => Some(citizens::find_or_create(
+            conn,
+            pid,
+            || uuid::Uuid::new_v4().to_string(),
+            now,
+        )?),
+    };
+    let Some(c) = citizen else { return Ok(None) };
+    Ok(Some(PersonFacts {
+        switches: access_switches::get(conn, &c.id)?.switches,
+        record: summary_care_records::get(conn, &c.id)?,
+        in_force: sharing::in_force(conn, &c.id)?,
+        id: c.id,
+        consent: c.consent,
+    }))
+}
+
+/// The [`PairFacts`] of each (actor, subject), in order, fresh as of this call.
+pub async fn pairs(
+    state: &AppState,
+    pairs: Vec<(NationalId, NationalId)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Arc<PairFacts>>, ApiError> {
+    let cache = &state.decisions;
+    let checked = cache.check().await?;
+    let mut out: Vec<Option<Arc<PairFacts>>> =
+        pairs.iter().map(|(a, s)| cache.pair(a, s)).collect();
+    let missing: Vec<(usize, NationalId, NationalId)> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_none())
+        .map(|(i, _)| (i, pairs[i].0.clone(), pairs[i].1.clone()))
+        .collect();
+    if !missing.is_empty() {
+        let config = state.config.clone();
+        let wanted = missing.clone();
+        let loaded = state
+            .tx(move |conn| {
+                wanted
+                    .iter()
+                    .map(|(_, a, s)| load_pair(conn, a, s, &config, now))
+                    .collect::<Result<Vec<_>, ApiError>>()
+            })
+            .await?;
+        for ((i, a, s), facts) in missing.into_iter().zip(loaded) {
+            let facts = Arc::new(facts);
+            cache.keep_pair(checked, &a, &s, facts.clone());
+            out[i] = Some(facts);
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+fn load_pair(
+    conn: &mut AnyConnection,
+    actor_pid: &NationalId,
+    subject_pid: &NationalId,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<PairFacts, ApiError> {
+    let Some(actor) = citizens::find_by_national_id(conn, actor_pid)? else {
+        return Ok(PairFacts::UnknownActor);
+    };
+    let subject_id = citizens::find_by_national_id(conn, subject_pid)?.map(|c| c.id);
+    let grants = match &subject_id {
+        Some(subject_id) => powers_of_attorney::not_ended_between(conn, subject_id, &actor.id)?
+            .into_iter()
+            .map(|g| grant_facts(conn, g, config))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let mut child = guardians::child(conn, subject_pid, config)?;
+    let mut subject_id = subject_id;
+    if let Some(child) = &mut child {
+        // A proof names the child by portal id: give one on first sight to a guardian who has
+        // access now.
+        if child.citizen_id.is_none()
+            && matches!(
+                guardians::access_of(child, &actor, config, now),
+                GuardianAccess::Available(_)
+            )
+        {
+            let id = citizens::find_or_create(
+                conn,
+                subject_pid,
+                || uuid::Uuid::new_v4().to_string(),
+                now,
+            )?
+            .id;
+            child.citizen_id = Some(id.clone());
+            subject_id = Some(id);
+        }
+    }
+    Ok(PairFacts::Known {
+        actor,
+        subject_id,
+        grants,
+        child,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::identity::IdPolicy;
+    use persistence::outbox::NewEvent;
+
+    /// A migrated SQLite database in a fresh temporary file, removed when the test ends.
+    struct Scratch {
+        db: Db,
+        path: std::path::PathBuf,
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = self.path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+
+    fn scratch() -> Scratch {
+        let path = std::env::temp_dir().join(format!(
+            "decision-cache-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let db = Db::connect(path.to_str().expect("a UTF-8 temp path"), 4).expect("connect");
+        db.migrate().expect("migrate");
+        Scratch { db, path }
+    }
+
+    fn pid(n: &str) -> NationalId {
+        NationalId::parse(
+            n,
+            IdPolicy {
+                allow_synthetic: true,
+            },
+        )
+        .expect("a valid number")
+    }
+
+    fn person(id: &str) -> Arc<PersonFacts> {
+        Arc::new(PersonFacts {
+            id: id.to_owned(),
+            consent: None,
+            switches: AccessSwitches::default(),
+            record: RecordState::Active { started_at: None },
+            in_force: InForce::default(),
+        })
+    }
+
+    fn pair(actor: &str, subject: &str) -> Arc<PairFacts> {
+        Arc::new(PairFacts::Known {
+            actor: Citizen {
+                id: actor.to_owned(),
+                created_at: Utc::now(),
+                last_login_at: None,
+                previous_login_at: None,
+                previous_login_seq: None,
+                consent: None,
+            },
+            subject_id: Some(subject.to_owned()),
+            grants: Vec::new(),
+            child: None,
+        })
+    }
+
+    /// What a change does: an outbox event naming the citizen, in its own transaction.
+    fn change(db: &Db, citizen_id: &str) {
+        db.transaction(|conn| {
+            outbox::append(
+                conn,
+                &NewEvent {
+                    event_id: uuid::Uuid::new_v4().to_string(),
+                    event_type: "terms.accepted".into(),
+                    subject_id: citizen_id.to_owned(),
+                    occurred_at: Utc::now(),
+                    payload: serde_json::json!({}),
+                },
+            )
+        })
+        .expect("append");
+    }
+
+    // Two synthetic numbers of the dev population (tests/support persons).
+    const A: &str = "10829241876";
+    const B: &str = "02867933185";
+
+    #[actix_web::test]
+    async fn a_change_drops_that_citizens_inputs_and_no_one_elses() {
+        let scratch = scratch();
+        let db = scratch.db.clone();
+        let cache = Arc::new(DecisionCache::new(db.clone(), 100));
+        let (a, b) = (pid(A), pid(B));
+        let checked = cache.check().await.expect("check");
+        cache.keep_person(checked, &a, person("citizen-a"));
+        cache.keep_person(checked, &b, person("citizen-b"));
+        cache.check().await.expect("check");
+        assert!(cache.person(&a).is_some() && cache.person(&b).is_some());
+
+        change(&db, "citizen-a");
+        cache.check().await.expect("check");
+        assert!(cache.person(&a).is_none(), "a's inputs outlived a's change");
+        assert!(
+            cache.person(&b).is_some(),
+            "b's inputs went with a's change"
+        );
+    }
+
+    #[actix_web::test]
+    async fn inputs_read_while_a_change_was_applied_are_not_kept() {
+        let scratch = scratch();
+        let db = scratch.db.clone();
+        let cache = Arc::new(DecisionCache::new(db.clone(), 100));
+        let a = pid(A);
+        let before = cache.check().await.expect("check");
+        change(&db, "someone");
+        cache.check().await.expect("check");
+        // Loaded under `before`, kept after the drop: it may predate the change.
+        cache.keep_person(before, &a, person("citizen-a"));
+        assert!(cache.person(&a).is_none());
+        let now = cache.check().await.expect("check");
+        cache.keep_person(now, &a, person("citizen-a"));
+        assert!(cache.person(&a).is_some());
+    }
+
+    #[actix_web::test]
+    async fn a_register_import_drops_the_pairs_and_keeps_the_persons() {
+        let scratch = scratch();
+        let db = scratch.db.clone();
+        let cache = Arc::new(DecisionCache::new(db.clone(), 100));
+        let (a, b) = (pid(A), pid(B));
+        let checked = cache.check().await.expect("check");
+        cache.keep_person(checked, &a, person("citizen-a"));
+        cache.keep_pair(checked, &a, &b, pair("citizen-a", "citizen-b"));
+        assert!(cache.pair(&a, &b).is_some());
+        let mut conn = db.conn().expect("conn");
+        persistence::register::import(&mut conn, &[], Utc::now()).expect("empty import");
+        // An import that changes nothing leaves no mark...
+        cache.check().await.expect("check");
+        assert!(cache.pair(&a, &b).is_some());
+        // ...one that does, does.
+        let extract = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dev/idp/persons.json"
+        ))
+        .expect("the dev register extract");
+        let persons = persistence::register::parse_extract(
+            &extract,
+            IdPolicy {
+                allow_synthetic: true,
+            },
+        )
+        .expect("a valid extract");
+        persistence::register::import(&mut conn, &persons, Utc::now()).expect("import");
+        cache.check().await.expect("check");
+        assert!(cache.pair(&a, &b).is_none());
+        assert!(cache.person(&a).is_some());
+    }
+
+    #[actix_web::test]
+    async fn requests_that_arrive_during_a_check_share_the_next_one() {
+        let scratch = scratch();
+        let db = scratch.db.clone();
+        let cache = Arc::new(DecisionCache::new(db, 100));
+        let waits = (0..64).map(|_| cache.check());
+        let results = futures_util::future::join_all(waits).await;
+        assert!(results.iter().all(Result::is_ok));
+        // The first starts a check; the 63 that arrive while it runs share the one after it.
+        assert_eq!(cache.rounds().started, 2);
+    }
+
+    #[actix_web::test]
+    async fn with_no_room_nothing_is_kept() {
+        let scratch = scratch();
+        let db = scratch.db.clone();
+        let cache = Arc::new(DecisionCache::new(db, 0));
+        let a = pid(A);
+        let checked = cache.check().await.expect("check");
+        cache.keep_person(checked, &a, person("citizen-a"));
+        assert!(cache.person(&a).is_none());
+        assert_eq!(cache.rounds().started, 0, "nothing kept, nothing to check");
+    }
+}
