@@ -190,6 +190,9 @@ struct Finished {
 
 pub struct DecisionCache {
     db: Db,
+    /// The checks' own connection (one check runs at a time); opened on first use and again
+    /// after an error.
+    check_conn: Mutex<Option<AnyConnection>>,
     max_entries: usize,
     kept: Mutex<Kept>,
     rounds: Mutex<Rounds>,
@@ -200,6 +203,7 @@ impl DecisionCache {
     pub fn new(db: Db, max_entries: usize) -> DecisionCache {
         DecisionCache {
             db,
+            check_conn: Mutex::default(),
             max_entries,
             kept: Mutex::default(),
             rounds: Mutex::default(),
@@ -294,10 +298,24 @@ impl DecisionCache {
         }
     }
 
-    /// One check: reads the watermark and drops what changed since the last one. Blocking.
+    /// One check on the checks' connection; an error closes it (the next check opens another).
+    /// Blocking.
     fn run_check(&self) -> Result<(), StoreError> {
-        let mut conn = self.db.conn()?;
-        let mark = watermark::read(&mut conn)?;
+        let mut slot = self.check_conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = match slot.as_mut() {
+            Some(conn) => conn,
+            None => slot.insert(self.db.dedicated()?),
+        };
+        let result = self.apply_changes(conn);
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    }
+
+    /// Reads the watermark and drops what changed since the last check.
+    fn apply_changes(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        let mark = watermark::read(conn)?;
         let seen = self.kept().seen;
         if mark == seen {
             return Ok(());
@@ -310,7 +328,7 @@ impl DecisionCache {
         if !everything && mark.outbox > seen.outbox {
             let mut after = seen.outbox;
             while after < mark.outbox {
-                let page = outbox::subjects_after(&mut conn, after, EVENTS_PAGE)?;
+                let page = outbox::subjects_after(conn, after, EVENTS_PAGE)?;
                 let Some(&(last, _)) = page.last() else { break };
                 changed.extend(page.into_iter().map(|(_, subject)| subject));
                 after = last;

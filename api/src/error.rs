@@ -126,7 +126,9 @@ impl ApiError {
             ApiError::IdentityNotAccepted(_) => ProblemType::IdentityNotAccepted,
             ApiError::Unavailable(_) => ProblemType::Unavailable,
             ApiError::Internal(_) => ProblemType::Internal,
-            ApiError::Store(StoreError::Pool(_)) => ProblemType::Unavailable,
+            ApiError::Store(StoreError::Pool(_) | StoreError::Connect(_)) => {
+                ProblemType::Unavailable
+            }
             ApiError::Store(_) => ProblemType::Internal,
             ApiError::Grant(r) => match r {
                 GrantRefusal::SelfGrant => ProblemType::SelfGrant,

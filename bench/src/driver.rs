@@ -314,8 +314,32 @@ impl Workload {
 #[derive(Debug, Clone, Copy)]
 pub struct LoadShape {
     pub concurrency: usize,
+    /// Before the warm-up, send every prepared request of a decision once (at most
+    /// [`FILL_LIMIT`]): the server's decision cache then holds what the measured part asks, as
+    /// it would for a service that keeps asking about the same patients.
+    pub fill: bool,
     pub warmup: Duration,
     pub duration: Duration,
+}
+
+/// The longest a fill pass may take (the token lives 300 s; warm-up and duration take the rest).
+pub const FILL_LIMIT: Duration = Duration::from_secs(25);
+
+/// One pass of requests: until when, whether latencies are recorded, the seed and the order.
+struct Pass {
+    until: Instant,
+    measure: bool,
+    seed: u64,
+    pick: Pick,
+}
+
+/// Which prepared request a task sends next.
+#[derive(Clone)]
+enum Pick {
+    /// A random one (seeded per task).
+    Random,
+    /// The next not yet sent by any task; stop when all were.
+    EachOnce(Arc<std::sync::atomic::AtomicUsize>),
 }
 
 /// What one endpoint's measured phase gave.
@@ -324,7 +348,7 @@ pub struct PhaseResult {
     pub endpoint: Endpoint,
     pub requests: u64,
     pub errors: u64,
-    /// Failed requests during the warm-up (not in `errors`).
+    /// Failed requests during the fill and the warm-up (not in `errors`).
     pub warmup_errors: u64,
     pub seconds: f64,
     /// Latencies in microseconds.
@@ -404,13 +428,22 @@ async fn one_task(
     token: Arc<String>,
     until: Instant,
     seed: u64,
+    pick: Pick,
     mut hist: Option<Histogram<u64>>,
 ) -> Result<(TaskOut, Option<Histogram<u64>>)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = TaskOut::default();
     let bearer = format!("Bearer {token}");
     while Instant::now() < until {
-        let r = &reqs[rng.gen_range(0..reqs.len())];
+        let r = match &pick {
+            Pick::Random => &reqs[rng.gen_range(0..reqs.len())],
+            Pick::EachOnce(next) => {
+                match reqs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    Some(r) => r,
+                    None => break,
+                }
+            }
+        };
         let started = Instant::now();
         let sent = match &r.body {
             None => client.get(&r.url).send().await,
@@ -469,10 +502,14 @@ async fn run_tasks(
     reqs: &Arc<Vec<Req>>,
     token: &Arc<String>,
     shape: LoadShape,
-    until: Instant,
-    measure: bool,
-    seed: u64,
+    pass: Pass,
 ) -> Result<(TaskOut, Option<Histogram<u64>>)> {
+    let Pass {
+        until,
+        measure,
+        seed,
+        pick,
+    } = pass;
     let mut set = tokio::task::JoinSet::new();
     for t in 0..shape.concurrency {
         let hist = if measure {
@@ -486,6 +523,7 @@ async fn run_tasks(
             token.clone(),
             until,
             seed.wrapping_mul(1_000_003).wrapping_add(t as u64),
+            pick.clone(),
             hist,
         ));
     }
@@ -536,14 +574,34 @@ pub async fn run_phase(
         .context("no requests prepared for an endpoint")?
         .clone();
     let token = Arc::new(token.to_owned());
+    let mut fill_errors = 0;
+    if shape.fill && endpoint.is_decision() {
+        let (filled, _) = run_tasks(
+            client,
+            &reqs,
+            &token,
+            shape,
+            Pass {
+                until: Instant::now() + FILL_LIMIT,
+                measure: false,
+                seed,
+                pick: Pick::EachOnce(Arc::default()),
+            },
+        )
+        .await?;
+        fill_errors = filled.errors;
+    }
     let (warm, _) = run_tasks(
         client,
         &reqs,
         &token,
         shape,
-        Instant::now() + shape.warmup,
-        false,
-        seed,
+        Pass {
+            until: Instant::now() + shape.warmup,
+            measure: false,
+            seed,
+            pick: Pick::Random,
+        },
     )
     .await?;
     let pg_before = pg_url.map(pgstats::read).transpose()?;
@@ -554,9 +612,12 @@ pub async fn run_phase(
         &reqs,
         &token,
         shape,
-        started + shape.duration,
-        true,
-        seed + 1,
+        Pass {
+            until: started + shape.duration,
+            measure: true,
+            seed: seed + 1,
+            pick: Pick::Random,
+        },
     )
     .await?;
     let seconds = started.elapsed().as_secs_f64();
@@ -573,7 +634,7 @@ pub async fn run_phase(
         endpoint,
         requests: out.requests,
         errors: out.errors,
-        warmup_errors: warm.errors,
+        warmup_errors: warm.errors + fill_errors,
         seconds,
         hist,
         first_error: out.first_error.or(warm.first_error),

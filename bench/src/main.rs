@@ -27,6 +27,8 @@ const USAGE: &str = "usage: consent-bench [options]
                            it does not answer, unless asked for by name)
   --duration SECS          measured seconds per endpoint (default 10)
   --warmup SECS            warm-up seconds per endpoint, not measured (default 2)
+  --no-fill                do not send each decision's prepared requests once before its
+                           warm-up (the fill puts them into the server's decision cache)
   --concurrency N          requests in flight (default 16)
   --client-threads N       threads of the load generator (default 1)
   --opening-percent P      share of professional-access requests on the consent or emergency
@@ -85,6 +87,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
         postgres_explicit: false,
         shape: LoadShape {
             concurrency: 16,
+            fill: true,
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(10),
         },
@@ -146,6 +149,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             }
             "--duration" => o.shape.duration = secs(value()?)?,
             "--warmup" => o.shape.warmup = secs(value()?)?,
+            "--no-fill" => o.shape.fill = false,
             "--concurrency" => {
                 o.shape.concurrency = value()?.parse().context("--concurrency")?;
                 if !(1..=1024).contains(&o.shape.concurrency) {
@@ -191,8 +195,8 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
         }
     }
     // Service tokens live 300 s at the dev provider; one is fetched per endpoint.
-    if (o.shape.warmup + o.shape.duration).as_secs() > 270 {
-        bail!("--warmup plus --duration must stay under 270 s (the service token's lifetime)");
+    if (o.shape.warmup + o.shape.duration + driver::FILL_LIMIT).as_secs() > 270 {
+        bail!("--warmup plus --duration must stay under 245 s (the service token's lifetime, less the fill)");
     }
     Ok(Some(o))
 }
@@ -370,12 +374,17 @@ async fn measure(
     .await?;
     eprintln!(
         "{} {}: server pid {} at {} (population rebuilt in memory in {regenerate_secs:.1} s); \
-         {} in flight, {:?} warm-up + {:?} per endpoint",
+         {} in flight, {}{:?} warm-up + {:?} per endpoint",
         target.backend.title(),
         target.size_label,
         server.guard.pid(),
         server.base,
         o.shape.concurrency,
+        if o.shape.fill {
+            "each decision's requests once (fill), "
+        } else {
+            ""
+        },
         o.shape.warmup,
         o.shape.duration
     );

@@ -127,6 +127,7 @@ impl Run {
         self.0["settings"] = json!({
             "concurrency": o.shape.concurrency,
             "warmup_seconds": o.shape.warmup.as_secs_f64(),
+            "fill": o.shape.fill,
             "duration_seconds": o.shape.duration.as_secs_f64(),
             "client_threads": o.client_threads,
             "opening_percent": o.opening_percent,
@@ -341,6 +342,7 @@ pub fn merge_and_write(
         "settings_of_last_invocation": {
             "concurrency": o.shape.concurrency,
             "warmup_seconds": o.shape.warmup.as_secs_f64(),
+            "fill": o.shape.fill,
             "duration_seconds": o.shape.duration.as_secs_f64(),
             "client_threads": o.client_threads,
             "opening_percent": o.opening_percent,

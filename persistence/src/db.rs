@@ -52,6 +52,8 @@ pub enum StoreError {
     Database(#[from] DieselError),
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::PoolError),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
     #[error("migration failed: {0}")]
     Migration(String),
     #[error("stored data is not valid: {0}")]
@@ -142,6 +144,7 @@ impl ManageConnection for Manager {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    url: String,
 }
 
 impl Db {
@@ -168,7 +171,11 @@ impl Db {
             .max_size(max_connections)
             .connection_timeout(Duration::from_secs(10))
             .build(Manager::for_url(url))?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            url: url.to_owned(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -177,6 +184,15 @@ impl Db {
 
     pub fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         Ok(self.pool.get()?)
+    }
+
+    /// A connection of its own, outside the pool, set up like the pool's: for a task that runs one
+    /// small statement after another (the decision cache's check) and should not pay the pool's
+    /// check-out test (a `SELECT 1` round trip) each time. The caller drops it after an error.
+    pub fn dedicated(&self) -> Result<AnyConnection, StoreError> {
+        Manager::for_url(&self.url)
+            .connect()
+            .map_err(|e| StoreError::Connect(e.to_string()))
     }
 
     /// Applies pending migrations; returns how many ran.
