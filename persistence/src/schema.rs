@@ -343,3 +343,11 @@ diesel::table! {
         removed -> BigInt,
     }
 }
+
+diesel::table! {
+    /// A view (migration 000012): the newest outbox position and register import, in one row.
+    decision_watermark (outbox_position) {
+        outbox_position -> BigInt,
+        register_import -> BigInt,
+    }
+}

@@ -1,1 +1,2 @@
+DROP VIEW decision_watermark;
 DROP TABLE register_imports;
