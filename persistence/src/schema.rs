@@ -345,7 +345,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// A view (migration 000012): the newest outbox position and register import, in one row.
+    /// A view (migration 000013): the newest outbox position and register import, in one row.
     decision_watermark (outbox_position) {
         outbox_position -> BigInt,
         register_import -> BigInt,

@@ -1,2 +1,1 @@
-DROP VIEW decision_watermark;
 DROP TABLE register_imports;

@@ -1,0 +1,1 @@
+DROP VIEW decision_watermark;
