@@ -597,6 +597,13 @@ mod tests {
         Scratch { db, path }
     }
 
+    /// A cache of `max_entries` over a scratch database (keep the `Scratch` alive).
+    fn cache_on_scratch(max_entries: usize) -> (Scratch, Arc<DecisionCache>) {
+        let scratch = scratch();
+        let cache = Arc::new(DecisionCache::new(scratch.db.clone(), max_entries));
+        (scratch, cache)
+    }
+
     fn pid(n: &str) -> NationalId {
         NationalId::parse(
             n,
@@ -656,9 +663,8 @@ mod tests {
 
     #[actix_web::test]
     async fn a_change_drops_that_citizens_inputs_and_no_one_elses() {
-        let scratch = scratch();
+        let (scratch, cache) = cache_on_scratch(100);
         let db = scratch.db.clone();
-        let cache = Arc::new(DecisionCache::new(db.clone(), 100));
         let (a, b) = (pid(A), pid(B));
         let checked = cache.check().await.expect("check");
         cache.keep_person(checked, &a, person("citizen-a"));
@@ -677,9 +683,8 @@ mod tests {
 
     #[actix_web::test]
     async fn inputs_read_while_a_change_was_applied_are_not_kept() {
-        let scratch = scratch();
+        let (scratch, cache) = cache_on_scratch(100);
         let db = scratch.db.clone();
-        let cache = Arc::new(DecisionCache::new(db.clone(), 100));
         let a = pid(A);
         let before = cache.check().await.expect("check");
         change(&db, "someone");
@@ -694,9 +699,8 @@ mod tests {
 
     #[actix_web::test]
     async fn a_register_import_drops_the_pairs_and_keeps_the_persons() {
-        let scratch = scratch();
+        let (scratch, cache) = cache_on_scratch(100);
         let db = scratch.db.clone();
-        let cache = Arc::new(DecisionCache::new(db.clone(), 100));
         let (a, b) = (pid(A), pid(B));
         let checked = cache.check().await.expect("check");
         cache.keep_person(checked, &a, person("citizen-a"));
@@ -728,9 +732,7 @@ mod tests {
 
     #[actix_web::test]
     async fn requests_that_arrive_during_a_check_share_the_next_one() {
-        let scratch = scratch();
-        let db = scratch.db.clone();
-        let cache = Arc::new(DecisionCache::new(db, 100));
+        let (_scratch, cache) = cache_on_scratch(100);
         let waits = (0..64).map(|_| cache.check());
         let results = futures_util::future::join_all(waits).await;
         assert!(results.iter().all(Result::is_ok));
@@ -740,9 +742,7 @@ mod tests {
 
     #[actix_web::test]
     async fn with_no_room_nothing_is_kept() {
-        let scratch = scratch();
-        let db = scratch.db.clone();
-        let cache = Arc::new(DecisionCache::new(db, 0));
+        let (_scratch, cache) = cache_on_scratch(0);
         let a = pid(A);
         let checked = cache.check().await.expect("check");
         cache.keep_person(checked, &a, person("citizen-a"));
