@@ -57,7 +57,7 @@ fn row(conn: &mut AnyConnection, citizen_id: &str) -> Result<Option<Row>, StoreE
     Ok(sw::table
         .find(citizen_id)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

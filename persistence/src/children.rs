@@ -175,7 +175,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredRestricti
     cr::table
         .find(id)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(StoredRestriction::try_from)
         .transpose()

@@ -62,7 +62,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Citizen>, Store
     citizens::table
         .find(id)
         .select(CitizenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Citizen::try_from)
         .transpose()
@@ -75,7 +75,7 @@ pub fn find_by_national_id(
     citizens::table
         .filter(citizens::national_id.eq(national_id.expose()))
         .select(CitizenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Citizen::try_from)
         .transpose()
@@ -86,7 +86,7 @@ pub fn national_id_of(conn: &mut AnyConnection, id: &str) -> Result<Option<Strin
     Ok(citizens::table
         .find(id)
         .select(citizens::national_id)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -129,7 +129,7 @@ pub fn record_login(
     let (prev_at, prev_seq): (Option<NaiveDateTime>, Option<i64>) = citizens::table
         .find(&citizen.id)
         .select((citizens::last_login_at, citizens::last_login_seq))
-        .first(conn)?;
+        .get_result(conn)?;
     diesel::update(citizens::table.find(&citizen.id))
         .set((
             citizens::previous_login_at.eq(prev_at),

@@ -154,7 +154,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredRequest>,
     dr::table
         .find(id)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(StoredRequest::try_from)
         .transpose()

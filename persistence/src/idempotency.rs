@@ -48,7 +48,7 @@ pub fn claim(
     let (hash, status, body): (String, Option<i32>, Option<String>) = keys::table
         .find((client_id, key))
         .select((keys::request_hash, keys::status_code, keys::response_body))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(if hash != request_hash {
         Claim::OtherRequest
     } else {

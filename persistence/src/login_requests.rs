@@ -50,7 +50,7 @@ pub fn take(
     let row: Option<Row> = login_requests::table
         .find(state_hash)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some(row) = row else {
         return Ok(None);

@@ -72,7 +72,7 @@ pub fn contact(conn: &mut AnyConnection, citizen_id: &str) -> Result<Option<Cont
     Ok(cd::table
         .find(citizen_id)
         .select(ContactRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Contact::from))
 }
@@ -141,7 +141,7 @@ pub fn use_confirmation(
     Ok(ec::table
         .find(token_hash)
         .select((ec::citizen_id, ec::email))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -213,7 +213,7 @@ pub fn planned(conn: &mut AnyConnection, occasion: &str) -> Result<bool, StoreEr
     Ok(nt::table
         .filter(nt::occasion.eq(occasion))
         .select(nt::id)
-        .first::<String>(conn)
+        .get_result::<String>(conn)
         .optional()?
         .is_some())
 }

@@ -108,7 +108,7 @@ pub fn head(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     use diesel::dsl::max;
     Ok(outbox::table
         .select(max(outbox::id))
-        .first::<Option<i64>>(conn)?
+        .get_result::<Option<i64>>(conn)?
         .unwrap_or(0))
 }
 

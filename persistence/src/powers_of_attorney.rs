@@ -109,7 +109,7 @@ pub fn find_for_party(
                 .or(poa::grantee_id.eq(citizen_id)),
         )
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(|r| {
         let party = if r.grantor_id == citizen_id {

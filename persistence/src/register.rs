@@ -564,7 +564,7 @@ pub fn person(
     register_persons::table
         .find(id.expose())
         .select(PersonRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(PersonRow::into_person)
         .transpose()
@@ -888,7 +888,7 @@ mod tests {
             let imported: NaiveDateTime = register_persons::table
                 .find(ASTRID)
                 .select(register_persons::imported_at)
-                .first(&mut conn)
+                .get_result(&mut conn)
                 .unwrap();
             assert_eq!(imported, to_db(at(10)));
             drop(conn);
@@ -915,7 +915,7 @@ mod tests {
             let imported: NaiveDateTime = register_persons::table
                 .find(ASTRID)
                 .select(register_persons::imported_at)
-                .first(&mut conn)
+                .get_result(&mut conn)
                 .unwrap();
             assert_eq!(imported, to_db(at(12)));
             assert_eq!(person(&mut conn, &id(BJORN)).unwrap(), None);

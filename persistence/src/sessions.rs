@@ -49,7 +49,7 @@ pub fn find_live(conn: &mut AnyConnection, id_hash: &str) -> Result<Option<Sessi
         .find(id_hash)
         .filter(sessions::ended_at.is_null())
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(row.map(|r| Session {
         id_hash: r.id_hash,

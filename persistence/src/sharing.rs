@@ -103,7 +103,7 @@ pub fn insert(conn: &mut AnyConnection, s: &StoredChoice) -> Result<(), StoreErr
     let last: Option<i64> = sr::table
         .filter(sr::citizen_id.eq(&s.citizen_id))
         .select(diesel::dsl::max(sr::seq))
-        .first(conn)?;
+        .get_result(conn)?;
     diesel::insert_into(sr::table)
         .values(Row {
             id: s.id.clone(),
@@ -165,7 +165,7 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredChoice>, 
     sr::table
         .find(id)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(StoredChoice::try_from)
         .transpose()

@@ -69,7 +69,7 @@ pub fn get(conn: &mut AnyConnection, citizen_id: &str) -> Result<RecordState, St
     scr::table
         .find(citizen_id)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map_or(Ok(RecordState::default()), |r| state_of(&r))
 }

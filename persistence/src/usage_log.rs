@@ -136,7 +136,7 @@ pub fn anchor(
     Ok(usage_log_anchors::table
         .find(subject_id)
         .select((usage_log_anchors::seq, usage_log_anchors::hash))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -196,7 +196,7 @@ pub fn entry(
         .filter(usage_log::subject_id.eq(subject_id))
         .filter(usage_log::seq.eq(seq))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(ChainedEntry::try_from)
         .transpose()
