@@ -20,6 +20,12 @@
 //! soon as it ends. Under load one round trip serves every request that arrived during the
 //! previous one; no request is answered from inputs older than its own arrival.
 //!
+//! On SQLite each request reads the mark itself, on the worker thread, and only goes to the shared
+//! check when it moved. The read is a few microseconds of local file access and a WAL reader never
+//! waits for a writer, while handing it to a blocking thread and waking the requests that waited
+//! for it cost about 40 µs per request (measured with the benchmark: 76 µs of server CPU per
+//! active-user decision with the shared check, 32 µs with no check at all).
+//!
 //! What is kept:
 //! - per identity number, a citizen's [`PersonFacts`] (consent, switches, record state, blocks and
 //!   objections), once the portal knows the citizen (an unknown number is asked again each time:
@@ -194,6 +200,11 @@ pub struct DecisionCache {
     /// after an error.
     check_conn: Mutex<Option<AnyConnection>>,
     max_entries: usize,
+    /// Read the mark on the calling thread first (SQLite); see the module documentation.
+    in_place: bool,
+    /// Idle connections for those reads, one per thread that reads at the same moment (the shared
+    /// check's connection may be busy reading events for a while).
+    in_place_conns: Mutex<Vec<AnyConnection>>,
     kept: Mutex<Kept>,
     rounds: Mutex<Rounds>,
     finished: watch::Sender<Finished>,
@@ -202,6 +213,8 @@ pub struct DecisionCache {
 impl DecisionCache {
     pub fn new(db: Db, max_entries: usize) -> DecisionCache {
         DecisionCache {
+            in_place: db.backend() == persistence::Backend::Sqlite,
+            in_place_conns: Mutex::default(),
             db,
             check_conn: Mutex::default(),
             max_entries,
@@ -232,6 +245,17 @@ impl DecisionCache {
         if self.max_entries == 0 {
             return Ok(Checked { epoch: 0 });
         }
+        if self.in_place {
+            match self.unchanged() {
+                Ok(Some(checked)) => return Ok(checked),
+                // The mark moved: the shared check reads what changed.
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "decision cache: freshness check failed");
+                    return Err(unavailable());
+                }
+            }
+        }
         let mut finished = self.finished.subscribe();
         let (target, start) = {
             let mut r = self.rounds();
@@ -252,9 +276,7 @@ impl DecisionCache {
             let f = *finished.borrow_and_update();
             if f.round >= target {
                 if !f.ok {
-                    return Err(ApiError::Unavailable(
-                        "the database did not answer the freshness check".into(),
-                    ));
+                    return Err(unavailable());
                 }
                 return Ok(Checked {
                     epoch: self.kept().epoch,
@@ -301,16 +323,46 @@ impl DecisionCache {
     /// One check on the checks' connection; an error closes it (the next check opens another).
     /// Blocking.
     fn run_check(&self) -> Result<(), StoreError> {
+        self.with_check_conn(|conn| self.apply_changes(conn))
+    }
+
+    /// Runs `f` on the checks' connection; an error closes it (the next check opens another).
+    fn with_check_conn<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut slot = self.check_conn.lock().unwrap_or_else(|p| p.into_inner());
         let conn = match slot.as_mut() {
             Some(conn) => conn,
             None => slot.insert(self.db.dedicated()?),
         };
-        let result = self.apply_changes(conn);
+        let result = f(conn);
         if result.is_err() {
             *slot = None;
         }
         result
+    }
+
+    /// Reads the mark now, on this thread: `Some` when nothing changed since the last check, with
+    /// the epoch under which what is kept is fresh as of this moment. A connection that failed is
+    /// not given back.
+    fn unchanged(&self) -> Result<Option<Checked>, StoreError> {
+        let idle = self
+            .in_place_conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.db.dedicated()?,
+        };
+        let mark = watermark::read(&mut conn)?;
+        self.in_place_conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
+        let k = self.kept();
+        Ok((mark == k.seen).then_some(Checked { epoch: k.epoch }))
     }
 
     /// Reads the watermark and drops what changed since the last check.
@@ -406,6 +458,10 @@ impl DecisionCache {
         k.index(&Key::Pair(a.clone(), s.clone()), readers);
         k.pairs.insert((a, s), facts);
     }
+}
+
+fn unavailable() -> ApiError {
+    ApiError::Unavailable("the database did not answer the freshness check".into())
 }
 
 /// Whether a citizen-level decision may give a portal id to a number it has never seen (the
@@ -732,12 +788,35 @@ mod tests {
 
     #[actix_web::test]
     async fn requests_that_arrive_during_a_check_share_the_next_one() {
-        let (_scratch, cache) = cache_on_scratch(100);
+        let scratch = scratch();
+        let mut cache = DecisionCache::new(scratch.db.clone(), 100);
+        // The shared check as on PostgreSQL (SQLite reads the mark in place first).
+        cache.in_place = false;
+        let cache = Arc::new(cache);
         let waits = (0..64).map(|_| cache.check());
         let results = futures_util::future::join_all(waits).await;
         assert!(results.iter().all(Result::is_ok));
         // The first starts a check; the 63 that arrive while it runs share the one after it.
         assert_eq!(cache.rounds().started, 2);
+    }
+
+    #[actix_web::test]
+    async fn on_sqlite_an_unchanged_mark_needs_no_shared_check_and_a_moved_one_does() {
+        let (scratch, cache) = cache_on_scratch(100);
+        let a = pid(A);
+        let checked = cache.check().await.expect("check");
+        cache.keep_person(checked, &a, person("citizen-a"));
+        let first = cache.rounds().started;
+        for _ in 0..10 {
+            cache.check().await.expect("check");
+        }
+        assert_eq!(cache.rounds().started, first, "nothing changed");
+        assert!(cache.person(&a).is_some());
+
+        change(&scratch.db, "citizen-a");
+        cache.check().await.expect("check");
+        assert_eq!(cache.rounds().started, first + 1, "the events are read");
+        assert!(cache.person(&a).is_none(), "a's inputs outlived a's change");
     }
 
     #[actix_web::test]

@@ -79,7 +79,7 @@ pub fn find_endpoint(conn: &mut AnyConnection, id: &str) -> Result<Option<Endpoi
     Ok(we::table
         .find(id)
         .select(EndpointRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Endpoint::from))
 }
