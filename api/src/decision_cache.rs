@@ -202,8 +202,9 @@ pub struct DecisionCache {
     max_entries: usize,
     /// Read the mark on the calling thread first (SQLite); see the module documentation.
     in_place: bool,
-    /// Idle connections for those reads, one per thread that reads at the same moment (the shared
-    /// check's connection may be busy reading events for a while).
+    /// Idle connections for those reads, one per thread that reads at the same moment: not the
+    /// shared check's (it may be busy reading events for a while) nor the pool's (its check-out
+    /// runs a test query, and the pool's connections wait 5 s for a lock).
     in_place_conns: Mutex<Vec<AnyConnection>>,
     kept: Mutex<Kept>,
     rounds: Mutex<Rounds>,
@@ -250,10 +251,9 @@ impl DecisionCache {
                 Ok(Some(checked)) => return Ok(checked),
                 // The mark moved: the shared check reads what changed.
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "decision cache: freshness check failed");
-                    return Err(unavailable());
-                }
+                // The shared check, on its blocking thread with the full lock wait, decides
+                // whether the database answers.
+                Err(e) => tracing::warn!(error = %e, "decision cache: in-place read failed"),
             }
         }
         let mut finished = self.finished.subscribe();
@@ -320,8 +320,7 @@ impl DecisionCache {
         }
     }
 
-    /// One check on the checks' connection; an error closes it (the next check opens another).
-    /// Blocking.
+    /// One shared check. Blocking.
     fn run_check(&self) -> Result<(), StoreError> {
         self.with_check_conn(|conn| self.apply_changes(conn))
     }
@@ -354,7 +353,7 @@ impl DecisionCache {
             .pop();
         let mut conn = match idle {
             Some(conn) => conn,
-            None => self.db.dedicated()?,
+            None => self.db.dedicated_reader()?,
         };
         let mark = watermark::read(&mut conn)?;
         self.in_place_conns
@@ -644,12 +643,18 @@ mod tests {
     }
 
     fn scratch() -> Scratch {
+        let scratch = empty_scratch();
+        scratch.db.migrate().expect("migrate");
+        scratch
+    }
+
+    /// A SQLite database with no tables.
+    fn empty_scratch() -> Scratch {
         let path = std::env::temp_dir().join(format!(
             "decision-cache-{}.db",
             uuid::Uuid::new_v4().simple()
         ));
         let db = Db::connect(path.to_str().expect("a UTF-8 temp path"), 4).expect("connect");
-        db.migrate().expect("migrate");
         Scratch { db, path }
     }
 
@@ -817,6 +822,28 @@ mod tests {
         cache.check().await.expect("check");
         assert_eq!(cache.rounds().started, first + 1, "the events are read");
         assert!(cache.person(&a).is_none(), "a's inputs outlived a's change");
+    }
+
+    #[actix_web::test]
+    async fn a_failed_in_place_read_falls_back_to_the_shared_check() {
+        let (_scratch, cache) = cache_on_scratch(100);
+        // A connection whose read fails: its database has no watermark.
+        let elsewhere = empty_scratch();
+        cache
+            .in_place_conns
+            .lock()
+            .unwrap()
+            .push(elsewhere.db.dedicated().expect("connect"));
+        cache.check().await.expect("the shared check answers");
+        assert_eq!(cache.rounds().started, 1);
+        assert!(
+            cache.in_place_conns.lock().unwrap().is_empty(),
+            "the failed connection was given back"
+        );
+        // The next request opens a sound one and needs no shared check.
+        cache.check().await.expect("check");
+        assert_eq!(cache.rounds().started, 1);
+        assert_eq!(cache.in_place_conns.lock().unwrap().len(), 1);
     }
 
     #[actix_web::test]

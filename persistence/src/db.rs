@@ -195,6 +195,18 @@ impl Db {
             .map_err(|e| StoreError::Connect(e.to_string()))
     }
 
+    /// A connection of its own for one-statement reads made on a request's own thread: as
+    /// [`Db::dedicated`], but on SQLite it gives up after 50 ms when the file is locked (not after
+    /// 5 s), so that a rare lock (recovery after a crash) cannot stall a server worker.
+    pub fn dedicated_reader(&self) -> Result<AnyConnection, StoreError> {
+        let mut conn = self.dedicated()?;
+        if let AnyConnection::Sqlite(c) = &mut conn {
+            c.batch_execute("PRAGMA busy_timeout = 50")
+                .map_err(StoreError::Database)?;
+        }
+        Ok(conn)
+    }
+
     /// Applies pending migrations; returns how many ran.
     pub fn migrate(&self) -> Result<usize, StoreError> {
         let mut conn = self.conn()?;
