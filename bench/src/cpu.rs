@@ -64,6 +64,36 @@ fn postgres_ticks() -> u64 {
         .sum()
 }
 
+impl CpuUse {
+    /// Scaled by `k` (cores times seconds gives core-seconds, and back).
+    pub fn times(&self, k: f64) -> CpuUse {
+        CpuUse {
+            server: self.server * k,
+            bench: self.bench * k,
+            postgres: self.postgres * k,
+            other: self.other * k,
+        }
+    }
+
+    pub fn plus(&self, o: &CpuUse) -> CpuUse {
+        CpuUse {
+            server: self.server + o.server,
+            bench: self.bench + o.bench,
+            postgres: self.postgres + o.postgres,
+            other: self.other + o.other,
+        }
+    }
+
+    /// Core-seconds over `seconds`, as cores.
+    pub fn per_second(&self, seconds: f64) -> CpuUse {
+        if seconds > 0.0 {
+            self.times(1.0 / seconds)
+        } else {
+            CpuUse::default()
+        }
+    }
+}
+
 impl Snapshot {
     pub fn take(server_pid: u32) -> Snapshot {
         Snapshot {
@@ -92,5 +122,27 @@ impl Snapshot {
             postgres,
             other: (busy - server - bench - postgres).max(0.0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_of_different_lengths_average_by_time() {
+        let busy = CpuUse {
+            server: 1.0,
+            bench: 0.5,
+            postgres: 0.25,
+            other: 0.0,
+        };
+        let idle = CpuUse::default();
+        // 3 s at `busy`, then 1 s idle: three quarters of each.
+        let total = busy.times(3.0).plus(&idle.times(1.0)).per_second(4.0);
+        assert_eq!(total.server, 0.75);
+        assert_eq!(total.bench, 0.375);
+        assert_eq!(total.postgres, 0.1875);
+        assert_eq!(CpuUse::default().per_second(0.0).server, 0.0);
     }
 }

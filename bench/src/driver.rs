@@ -320,6 +320,21 @@ pub struct LoadShape {
     pub fill: bool,
     pub warmup: Duration,
     pub duration: Duration,
+    /// Interleave: measure each endpoint in slices this long, each after a slice of the trivial
+    /// endpoint, and give its ratio against those trivial slices ([`PhaseResult::paired`]).
+    /// Zero: one stretch per endpoint, ratios against the trivial endpoint's own phase.
+    pub slice: Duration,
+}
+
+impl LoadShape {
+    /// Wall time of one endpoint's measured part (trivial slices included).
+    pub fn measured_time(&self) -> Duration {
+        if self.slice.is_zero() {
+            self.duration
+        } else {
+            self.duration * 2
+        }
+    }
 }
 
 /// The longest a fill pass may take (the token lives 300 s; warm-up and duration take the rest).
@@ -360,6 +375,28 @@ pub struct PhaseResult {
     pub cpu: CpuUse,
     /// PostgreSQL only: table scans and commits per request during the measured part.
     pub pg: Option<PerRequest>,
+    /// The trivial endpoint as measured in the slices between this endpoint's (with
+    /// [`LoadShape::slice`]): so the ratio compares two rates of the same moments, not of two
+    /// stretches some seconds apart on a machine whose speed drifts.
+    pub paired: Option<Paired>,
+}
+
+/// Requests of the trivial endpoint and the seconds they took, in the slices paired with an
+/// endpoint's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Paired {
+    pub requests: u64,
+    pub seconds: f64,
+}
+
+impl Paired {
+    pub fn rps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.requests as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
 }
 
 impl PhaseResult {
@@ -605,23 +642,81 @@ pub async fn run_phase(
     )
     .await?;
     let pg_before = pg_url.map(pgstats::read).transpose()?;
-    let before = Snapshot::take(server_pid);
-    let started = Instant::now();
-    let (out, hist) = run_tasks(
-        client,
-        &reqs,
-        &token,
-        shape,
-        Pass {
-            until: started + shape.duration,
-            measure: true,
-            seed: seed + 1,
-            pick: Pick::Random,
-        },
-    )
-    .await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let cpu = before.until(&Snapshot::take(server_pid));
+    let slices = if shape.slice.is_zero() || endpoint == Endpoint::Trivial {
+        None
+    } else {
+        Some(
+            workload
+                .by_endpoint
+                .get(&Endpoint::Trivial)
+                .context("no trivial requests prepared")?
+                .clone(),
+        )
+    };
+    let mut measured = Measured::default();
+    let mut paired: Option<Paired> = None;
+    let mut slice_no = 0u64;
+    loop {
+        let left = shape
+            .duration
+            .saturating_sub(Duration::from_secs_f64(measured.seconds));
+        if left < Duration::from_millis(10) {
+            break;
+        }
+        let length = match &slices {
+            None => left,
+            Some(trivial) => {
+                let started = Instant::now();
+                let (out, _) = run_tasks(
+                    client,
+                    trivial,
+                    &token,
+                    shape,
+                    Pass {
+                        until: started + shape.slice,
+                        measure: false,
+                        seed: seed + 1_000 + slice_no,
+                        pick: Pick::Random,
+                    },
+                )
+                .await?;
+                let p = paired.get_or_insert_with(Paired::default);
+                p.requests += out.requests;
+                p.seconds += started.elapsed().as_secs_f64();
+                shape.slice.min(left)
+            }
+        };
+        let before = Snapshot::take(server_pid);
+        let started = Instant::now();
+        let (out, hist) = run_tasks(
+            client,
+            &reqs,
+            &token,
+            shape,
+            Pass {
+                until: started + length,
+                measure: true,
+                seed: seed + 1 + slice_no,
+                pick: Pick::Random,
+            },
+        )
+        .await?;
+        let seconds = started.elapsed().as_secs_f64();
+        measured.add(
+            out,
+            hist,
+            seconds,
+            before.until(&Snapshot::take(server_pid)),
+        )?;
+        slice_no += 1;
+    }
+    let Measured {
+        out,
+        hist,
+        seconds,
+        cpu,
+    } = measured;
+    let cpu = cpu.per_second(seconds);
     let pg = match (pg_url, pg_before) {
         (Some(url), Some(b)) => Some(pgstats::per_request(&b, &pgstats::read(url)?, out.requests)),
         _ => None,
@@ -641,5 +736,40 @@ pub async fn run_phase(
         outcomes: warm.outcomes,
         cpu,
         pg,
+        paired,
     })
+}
+
+/// The measured slices of one endpoint, added up.
+#[derive(Default)]
+struct Measured {
+    out: TaskOut,
+    hist: Option<Histogram<u64>>,
+    seconds: f64,
+    /// Core-seconds.
+    cpu: CpuUse,
+}
+
+impl Measured {
+    fn add(
+        &mut self,
+        out: TaskOut,
+        hist: Option<Histogram<u64>>,
+        seconds: f64,
+        cores: CpuUse,
+    ) -> Result<()> {
+        self.out.requests += out.requests;
+        self.out.errors += out.errors;
+        if self.out.first_error.is_none() {
+            self.out.first_error = out.first_error;
+        }
+        match (&mut self.hist, hist) {
+            (Some(all), Some(h)) => all.add(&h)?,
+            (all @ None, h) => *all = h,
+            (Some(_), None) => {}
+        }
+        self.seconds += seconds;
+        self.cpu = self.cpu.plus(&cores.times(seconds));
+        Ok(())
+    }
 }

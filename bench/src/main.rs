@@ -29,6 +29,9 @@ const USAGE: &str = "usage: consent-bench [options]
   --warmup SECS            warm-up seconds per endpoint, not measured (default 2)
   --no-fill                do not send each decision's prepared requests once before its
                            warm-up (the fill puts them into the server's decision cache)
+  --slice SECS             measure each endpoint in slices this long, each after a slice of
+                           the trivial endpoint, and give its ratio against those (default 1;
+                           0: one stretch per endpoint, ratio against the trivial phase)
   --concurrency N          requests in flight (default 16)
   --client-threads N       threads of the load generator (default 1)
   --opening-percent P      share of professional-access requests on the consent or emergency
@@ -90,6 +93,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             fill: true,
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(10),
+            slice: Duration::from_secs(1),
         },
         client_threads: 1,
         opening_percent: 2.0,
@@ -149,6 +153,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             }
             "--duration" => o.shape.duration = secs(value()?)?,
             "--warmup" => o.shape.warmup = secs(value()?)?,
+            "--slice" => o.shape.slice = secs(value()?)?,
             "--no-fill" => o.shape.fill = false,
             "--concurrency" => {
                 o.shape.concurrency = value()?.parse().context("--concurrency")?;
@@ -195,8 +200,11 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
         }
     }
     // Service tokens live 300 s at the dev provider; one is fetched per endpoint.
-    if (o.shape.warmup + o.shape.duration + driver::FILL_LIMIT).as_secs() > 270 {
-        bail!("--warmup plus --duration must stay under 245 s (the service token's lifetime, less the fill)");
+    if (o.shape.warmup + o.shape.measured_time() + driver::FILL_LIMIT).as_secs() > 270 {
+        bail!(
+            "--warmup plus --duration (twice --duration with --slice) must stay under 245 s \
+             (the service token's lifetime, less the fill)"
+        );
     }
     Ok(Some(o))
 }
@@ -413,10 +421,13 @@ async fn measure(
         )
         .await?;
         eprintln!(
-            "  {:<20} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {}  \
+            "  {:<20} {:>9.0} req/s{}  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {}  \
              cores: server {:.2} bench {:.2} postgres {:.2} other {:.2}",
             endpoint.name(),
             r.rps(),
+            r.paired
+                .map(|p| format!(" (trivial between: {:.0})", p.rps()))
+                .unwrap_or_default(),
             r.p_ms(0.5),
             r.p_ms(0.99),
             r.errors,
@@ -502,6 +513,19 @@ mod tests {
         assert!(o.postgres_explicit);
         assert_eq!(o.shape.duration, Duration::from_secs(3));
         assert_eq!(o.shape.concurrency, 8);
+        assert_eq!(
+            o.shape.slice,
+            Duration::from_secs(1),
+            "interleaved by default"
+        );
+        assert_eq!(o.shape.measured_time(), Duration::from_secs(6));
+        let o = parse_args(&args(&["--slice", "0", "--duration", "200"]))
+            .unwrap()
+            .unwrap();
+        assert!(o.shape.slice.is_zero());
+        assert_eq!(o.shape.measured_time(), Duration::from_secs(200));
+        // Interleaved, 200 s of an endpoint is 400 s of load: longer than the token lives.
+        assert!(parse_args(&args(&["--duration", "200"])).is_err());
         assert!(parse_args(&args(&["--size", "huge"])).is_err());
         assert!(parse_args(&args(&["--duration", "300"])).is_err());
         assert!(parse_args(&args(&["--help"])).unwrap().is_none());

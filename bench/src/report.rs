@@ -64,7 +64,9 @@ impl Run {
         let endpoints: Vec<Value> = results
             .iter()
             .map(|r| {
-                let ratio = trivial_rps.filter(|t| *t > 0.0).map(|t| r.rps() / t);
+                // Against the trivial slices measured between this endpoint's, when there were.
+                let against = r.paired.map(|p| p.rps()).or(trivial_rps);
+                let ratio = against.filter(|t| *t > 0.0).map(|t| r.rps() / t);
                 json!({
                     "endpoint": r.endpoint.name(),
                     "request": r.endpoint.request_line(),
@@ -80,6 +82,7 @@ impl Run {
                     "p999_ms": round(r.p_ms(0.999), 3),
                     "max_ms": round(r.hist.max() as f64 / 1000.0, 3),
                     "throughput_ratio_to_trivial": ratio.map(|x| round(x, 3)),
+                    "paired_trivial_requests_per_second": r.paired.map(|p| round(p.rps(), 1)),
                     "warmup_answers": r.outcomes,
                     "cpu_cores": {
                         "server": round(r.cpu.server, 2),
@@ -129,6 +132,7 @@ impl Run {
             "warmup_seconds": o.shape.warmup.as_secs_f64(),
             "fill": o.shape.fill,
             "duration_seconds": o.shape.duration.as_secs_f64(),
+            "slice_seconds": o.shape.slice.as_secs_f64(),
             "client_threads": o.client_threads,
             "opening_percent": o.opening_percent,
             "seed": o.seed,
@@ -218,7 +222,8 @@ pub fn print_run(run: &Run) {
         );
     }
     println!(
-        "(ratio: req/s over the trivial endpoint's; srv us / pg us: CPU time per request of the \
+        "(ratio: req/s over the trivial endpoint's, as measured in the slices between this \
+         endpoint's when --slice is on; srv us / pg us: CPU time per request of the \
          server / of all postgres processes; other: cores busy with anything else)"
     );
     for e in v["endpoints"].as_array().into_iter().flatten() {
@@ -344,6 +349,7 @@ pub fn merge_and_write(
             "warmup_seconds": o.shape.warmup.as_secs_f64(),
             "fill": o.shape.fill,
             "duration_seconds": o.shape.duration.as_secs_f64(),
+            "slice_seconds": o.shape.slice.as_secs_f64(),
             "client_threads": o.client_threads,
             "opening_percent": o.opening_percent,
             "seed": o.seed,
