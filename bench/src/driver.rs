@@ -391,21 +391,22 @@ pub struct Paired {
 
 impl Paired {
     pub fn rps(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.requests as f64 / self.seconds
-        } else {
-            0.0
-        }
+        rate(self.requests, self.seconds)
+    }
+}
+
+/// Requests per second (0 for no time).
+fn rate(requests: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        requests as f64 / seconds
+    } else {
+        0.0
     }
 }
 
 impl PhaseResult {
     pub fn rps(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.requests as f64 / self.seconds
-        } else {
-            0.0
-        }
+        rate(self.requests, self.seconds)
     }
 
     /// CPU time per request, in microseconds, of `cores` in use during the measured part.
