@@ -3,7 +3,7 @@
 
 use crate::db::AnyConnection;
 use crate::scratch::both;
-use crate::{citizens, login_requests, outbox, sessions, terms, usage_log};
+use crate::{citizens, login_requests, outbox, register, sessions, terms, usage_log, watermark};
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::RunQueryDsl;
 use diesel_migrations::MigrationHarness;
@@ -213,6 +213,57 @@ fn migrations_undo_and_redo_cleanly() {
 }
 
 #[test]
+fn the_decision_mark_moves_with_each_event_and_each_import_that_changed_something() {
+    both(|db| {
+        let mut conn = db.conn().unwrap();
+        let start = watermark::read(&mut conn).unwrap();
+        assert_eq!(start, watermark::Watermark::default());
+        for n in 1..=3 {
+            db.transaction(|conn| {
+                outbox::append(
+                    conn,
+                    &outbox::NewEvent {
+                        event_id: format!("e-{n}"),
+                        event_type: "terms.accepted".into(),
+                        subject_id: "c-1".into(),
+                        occurred_at: at(13, 0, n),
+                        payload: serde_json::json!({}),
+                    },
+                )
+            })
+            .unwrap();
+            let mark = watermark::read(&mut conn).unwrap();
+            assert_eq!(mark.outbox, outbox::head(&mut conn).unwrap());
+            assert_eq!(mark.register, 0);
+        }
+        let after_events = watermark::read(&mut conn).unwrap();
+
+        let extract = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dev/idp/persons.json"
+        ))
+        .unwrap();
+        let persons = register::parse_extract(
+            &extract,
+            IdPolicy {
+                allow_synthetic: true,
+            },
+        )
+        .unwrap();
+        register::import(&mut conn, &persons, at(14, 0, 0)).unwrap();
+        let imported = watermark::read(&mut conn).unwrap();
+        assert_eq!(imported.outbox, after_events.outbox);
+        assert!(
+            imported.register > 0,
+            "an import that changed the register moves its mark"
+        );
+        // The same extract again changes nothing and leaves no mark.
+        register::import(&mut conn, &persons, at(15, 0, 0)).unwrap();
+        assert_eq!(watermark::read(&mut conn).unwrap(), imported);
+    });
+}
+
+#[test]
 fn a_postgres_url_never_falls_back_to_a_sqlite_file() {
     use diesel::r2d2::ManageConnection;
     // Nothing listens on port 1: connecting must fail rather than create a file named like the URL.
@@ -261,6 +312,11 @@ fn a_reader_never_skips_an_event_that_commits_late() {
             outbox::after(&mut conn, 0, 10).unwrap().is_empty(),
             "a reader must not see the second event while the first is uncommitted"
         );
+        assert_eq!(
+            watermark::read(&mut conn).unwrap().outbox,
+            0,
+            "the decision mark must not move before the event commits"
+        );
         release.send(()).unwrap();
         first.join().unwrap();
         second.join().unwrap();
@@ -269,6 +325,10 @@ fn a_reader_never_skips_an_event_that_commits_late() {
         assert_eq!(ids, ["first", "second"]);
         assert!(events[0].position < events[1].position);
         assert_eq!(outbox::head(&mut conn).unwrap(), events[1].position);
+        assert_eq!(
+            watermark::read(&mut conn).unwrap().outbox,
+            events[1].position
+        );
     });
 }
 
