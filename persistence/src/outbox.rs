@@ -7,8 +7,12 @@ use crate::schema::outbox;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-/// The advisory-lock key that orders outbox writers on PostgreSQL ("outbox" in ASCII).
-const OUTBOX_LOCK: i64 = 0x6f7574626f78;
+/// The advisory-lock key that orders outbox writers on PostgreSQL ("outbox" in ASCII). The
+/// migration `2026-12-02-000014_decision_marks` repeats it in decimal (its register trigger takes
+/// the same lock) and relies on every insert into `outbox` going through [`append`]: the trigger
+/// there sets the decision mark to the inserted position, which is the newest committed one only
+/// because writers queue on this lock.
+pub(crate) const OUTBOX_LOCK: i64 = 0x6f7574626f78;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {

@@ -264,6 +264,14 @@ fn the_decision_mark_moves_with_each_event_and_each_import_that_changed_somethin
 }
 
 #[test]
+fn the_decision_mark_trigger_takes_the_outbox_writers_lock() {
+    // A key changed on one side only would let an import and an outbox writer take the two
+    // locks in opposite orders.
+    let up = include_str!("../../migrations/postgres/2026-12-02-000014_decision_marks/up.sql");
+    assert!(up.contains(&format!("pg_advisory_xact_lock({})", outbox::OUTBOX_LOCK)));
+}
+
+#[test]
 fn a_postgres_url_never_falls_back_to_a_sqlite_file() {
     use diesel::r2d2::ManageConnection;
     // Nothing listens on port 1: connecting must fail rather than create a file named like the URL.
