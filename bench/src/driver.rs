@@ -365,6 +365,8 @@ pub struct PhaseResult {
     pub errors: u64,
     /// Failed requests during the fill and the warm-up (not in `errors`).
     pub warmup_errors: u64,
+    /// The fill, when there was one: whether it sent every prepared request before its limit.
+    pub fill: Option<Fill>,
     pub seconds: f64,
     /// Latencies in microseconds.
     pub hist: Histogram<u64>,
@@ -379,6 +381,15 @@ pub struct PhaseResult {
     /// [`LoadShape::slice`]): so the ratio compares two rates of the same moments, not of two
     /// stretches some seconds apart on a machine whose speed drifts.
     pub paired: Option<Paired>,
+}
+
+/// What the fill sent: `sent` of the `prepared` requests, in `seconds`. Fewer than all (the fill
+/// stops at [`FILL_LIMIT`]) means the measured part also asks what the server has not kept yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill {
+    pub sent: u64,
+    pub prepared: u64,
+    pub seconds: f64,
 }
 
 /// Requests of the trivial endpoint and the seconds they took, in the slices paired with an
@@ -613,7 +624,9 @@ pub async fn run_phase(
         .clone();
     let token = Arc::new(token.to_owned());
     let mut fill_errors = 0;
+    let mut fill = None;
     if shape.fill && endpoint.is_decision() {
+        let started = Instant::now();
         let (filled, _) = run_tasks(
             client,
             &reqs,
@@ -628,6 +641,11 @@ pub async fn run_phase(
         )
         .await?;
         fill_errors = filled.errors;
+        fill = Some(Fill {
+            sent: filled.requests,
+            prepared: reqs.len() as u64,
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
     let (warm, _) = run_tasks(
         client,
@@ -731,6 +749,7 @@ pub async fn run_phase(
         requests: out.requests,
         errors: out.errors,
         warmup_errors: warm.errors + fill_errors,
+        fill,
         seconds,
         hist,
         first_error: out.first_error.or(warm.first_error),

@@ -436,6 +436,13 @@ async fn measure(
             r.cpu.postgres,
             r.cpu.other
         );
+        if let Some(f) = r.fill.filter(|f| f.sent < f.prepared) {
+            eprintln!(
+                "  {:<20} the fill sent only {} of {} prepared requests in {:.0} s: the measured \
+                 part also asks what is not kept yet",
+                "", f.sent, f.prepared, f.seconds
+            );
+        }
         server
             .guard
             .check_running()

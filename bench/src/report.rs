@@ -73,6 +73,11 @@ impl Run {
                     "requests": r.requests,
                     "errors": r.errors,
                     "warmup_errors": r.warmup_errors,
+                    "fill": r.fill.map(|f| json!({
+                        "sent": f.sent,
+                        "prepared": f.prepared,
+                        "seconds": round(f.seconds, 1),
+                    })),
                     "first_error": r.first_error,
                     "seconds": round(r.seconds, 3),
                     "requests_per_second": round(r.rps(), 1),
