@@ -1,4 +1,5 @@
-// mimalloc instead of glibc's malloc: see docs/BENCHMARK.md ("The allocator").
+// mimalloc instead of glibc's malloc: measured in docs/BENCHMARK.md ("A faster machine; the
+// allocator; ...").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -388,6 +388,8 @@ pub struct PhaseResult {
 #[derive(Debug, Clone, Copy)]
 pub struct Fill {
     pub sent: u64,
+    /// Of `sent`, those that failed (counted in [`PhaseResult::warmup_errors`]).
+    pub errors: u64,
     pub prepared: u64,
     pub seconds: f64,
 }
@@ -623,7 +625,6 @@ pub async fn run_phase(
         .context("no requests prepared for an endpoint")?
         .clone();
     let token = Arc::new(token.to_owned());
-    let mut fill_errors = 0;
     let mut fill = None;
     if shape.fill && endpoint.is_decision() {
         let started = Instant::now();
@@ -633,16 +634,16 @@ pub async fn run_phase(
             &token,
             shape,
             Pass {
-                until: Instant::now() + FILL_LIMIT,
+                until: started + FILL_LIMIT,
                 measure: false,
                 seed,
                 pick: Pick::EachOnce(Arc::default()),
             },
         )
         .await?;
-        fill_errors = filled.errors;
         fill = Some(Fill {
             sent: filled.requests,
+            errors: filled.errors,
             prepared: reqs.len() as u64,
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -748,7 +749,7 @@ pub async fn run_phase(
         endpoint,
         requests: out.requests,
         errors: out.errors,
-        warmup_errors: warm.errors + fill_errors,
+        warmup_errors: warm.errors + fill.map_or(0, |f| f.errors),
         fill,
         seconds,
         hist,

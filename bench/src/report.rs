@@ -75,6 +75,7 @@ impl Run {
                     "warmup_errors": r.warmup_errors,
                     "fill": r.fill.map(|f| json!({
                         "sent": f.sent,
+                        "errors": f.errors,
                         "prepared": f.prepared,
                         "seconds": round(f.seconds, 1),
                     })),
