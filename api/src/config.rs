@@ -68,6 +68,8 @@ pub struct Config {
     pub usage_log_retention_days: i64,
     /// How many decision inputs a server keeps in memory (`crate::decision_cache`); 0 keeps none.
     pub decision_cache_entries: usize,
+    /// HTTP worker threads (each an event loop); 0: one per CPU, actix-web's default.
+    pub http_workers: usize,
 }
 
 #[derive(Debug, Error)]
@@ -214,6 +216,8 @@ impl Config {
             })?,
             decision_cache_entries: usize::try_from(parse_num("DECISION_CACHE_ENTRIES", 100_000)?)
                 .map_err(|_| ConfigError("DECISION_CACHE_ENTRIES is too large".into()))?,
+            http_workers: usize::try_from(parse_num("HTTP_WORKERS", 0)?)
+                .map_err(|_| ConfigError("HTTP_WORKERS is too large".into()))?,
         };
         if config
             .mail_from
@@ -311,6 +315,7 @@ mod tests {
         assert_eq!(c.redirect_uri(), "http://127.0.0.1:8080/auth/callback");
         assert_eq!(c.required_acr, Assurance::High);
         assert_eq!(c.register_extract, None);
+        assert_eq!(c.http_workers, 0, "one worker per CPU unless asked");
         let c = Config::from_map(&vars(&[("REGISTER_EXTRACT", "dev/idp/persons.json")])).unwrap();
         assert_eq!(
             c.register_extract.as_deref(),
@@ -370,6 +375,7 @@ mod tests {
             ("DEV_MODE", "maybe"),
             ("REQUIRED_ACR", "Level4"),
             ("LOG_FORMAT", "xml"),
+            ("HTTP_WORKERS", "-1"),
         ] {
             let err = Config::from_map(&vars(&[(k, v)])).unwrap_err();
             assert!(err.0.contains(k), "{k}: {err}");

@@ -48,6 +48,7 @@ pub fn build_state(config: Config, db: persistence::Db) -> std::io::Result<AppSt
 pub async fn serve(state: AppState) -> std::io::Result<()> {
     let addr = (state.config.bind_address.clone(), state.config.port);
     let dev_mode = state.config.dev_mode;
+    let workers = state.config.http_workers;
     let data = web::Data::new(state);
     spawn_purge_timer(data.clone());
     crate::webhook_worker::spawn(data.clone());
@@ -68,7 +69,12 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
             )
             .default_service(web::to(routes::not_found))
     })
-    .shutdown_timeout(30)
+    .shutdown_timeout(30);
+    let server = if workers > 0 {
+        server.workers(workers)
+    } else {
+        server
+    }
     .bind(addr)?;
     for a in server.addrs() {
         // The one line scripts and tests wait for.

@@ -34,6 +34,9 @@ const USAGE: &str = "usage: consent-bench [options]
                            0: one stretch per endpoint, ratio against the trivial phase)
   --concurrency N          requests in flight (default 16)
   --client-threads N       threads of the load generator (default 1)
+  --server-workers N       HTTP worker threads of the server (HTTP_WORKERS; default: the CPUs
+                           the load generator's threads leave, at least 1; 0: the server's own
+                           default, one per CPU)
   --opening-percent P      share of professional-access requests on the consent or emergency
                            basis, which write an opening when they pass a block (default 2)
   --reload                 rebuild the databases even when already loaded
@@ -55,6 +58,8 @@ pub struct Options {
     postgres_explicit: bool,
     shape: LoadShape,
     client_threads: usize,
+    /// `None`: the CPUs the load generator leaves (`Options::server_workers`).
+    server_workers: Option<usize>,
     opening_percent: f64,
     reload: bool,
     load_only: bool,
@@ -63,6 +68,19 @@ pub struct Options {
     server_bin: Option<PathBuf>,
     endpoints: Vec<Endpoint>,
     results: Option<PathBuf>,
+}
+
+impl Options {
+    /// The server's HTTP workers. On a machine shared with the load generator the server gets
+    /// the CPUs the generator's threads leave: more workers than that only take turns on the
+    /// same cores, and the scheduler's turns then make the p99 (docs/BENCHMARK.md, "Fewer
+    /// server workers").
+    pub fn server_workers(&self) -> usize {
+        self.server_workers.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            cpus.saturating_sub(self.client_threads).max(1)
+        })
+    }
 }
 
 fn parse_size(s: &str) -> Result<(String, usize)> {
@@ -96,6 +114,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             slice: Duration::from_secs(1),
         },
         client_threads: 1,
+        server_workers: None,
         opening_percent: 2.0,
         reload: false,
         load_only: false,
@@ -166,6 +185,13 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
                 if !(1..=64).contains(&o.client_threads) {
                     bail!("--client-threads must be 1 to 64");
                 }
+            }
+            "--server-workers" => {
+                let n: usize = value()?.parse().context("--server-workers")?;
+                if n > 64 {
+                    bail!("--server-workers must be 0 to 64");
+                }
+                o.server_workers = Some(n);
             }
             "--opening-percent" => {
                 o.opening_percent = value()?.parse().context("--opening-percent")?;
@@ -377,17 +403,19 @@ async fn measure(
         issuer,
         log_path,
         work_dir: out_dir,
+        http_workers: o.server_workers(),
         extra_env: server_env_overrides(),
     })
     .await?;
     eprintln!(
         "{} {}: server pid {} at {} (population rebuilt in memory in {regenerate_secs:.1} s); \
-         {} in flight, {}{:?} warm-up + {:?} per endpoint",
+         {} in flight, {} server worker(s), {}{:?} warm-up + {:?} per endpoint",
         target.backend.title(),
         target.size_label,
         server.guard.pid(),
         server.base,
         o.shape.concurrency,
+        o.server_workers(),
         if o.shape.fill {
             "each decision's requests once (fill), "
         } else {

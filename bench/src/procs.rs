@@ -130,6 +130,8 @@ pub struct ServerConfig<'a> {
     pub issuer: &'a str,
     pub log_path: PathBuf,
     pub work_dir: &'a Path,
+    /// `HTTP_WORKERS` (0: the server's default).
+    pub http_workers: usize,
     /// Extra variables from the bench's own environment (`BENCH_SERVER_*` names stripped).
     pub extra_env: Vec<(String, String)>,
 }
@@ -153,6 +155,7 @@ pub async fn start_server(c: ServerConfig<'_>) -> Result<Server> {
         .env("TERMS_VERSION", crate::population::TERMS_IN_FORCE)
         // The loaded data stays as loaded: no purge orders during the run.
         .env("PURGE_INTERVAL_SECONDS", "0")
+        .env("HTTP_WORKERS", c.http_workers.to_string())
         .envs(c.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(c.work_dir)
         .stdin(Stdio::null())

@@ -133,18 +133,24 @@ impl Run {
     /// Records the load settings with the run (the results file may hold runs of several
     /// invocations).
     pub fn with_settings(mut self, o: &Options) -> Run {
-        self.0["settings"] = json!({
-            "concurrency": o.shape.concurrency,
-            "warmup_seconds": o.shape.warmup.as_secs_f64(),
-            "fill": o.shape.fill,
-            "duration_seconds": o.shape.duration.as_secs_f64(),
-            "slice_seconds": o.shape.slice.as_secs_f64(),
-            "client_threads": o.client_threads,
-            "opening_percent": o.opening_percent,
-            "seed": o.seed,
-        });
+        self.0["settings"] = settings(o);
         self
     }
+}
+
+/// The load settings of an invocation, as recorded with each run and in the file's header.
+fn settings(o: &Options) -> serde_json::Value {
+    json!({
+        "concurrency": o.shape.concurrency,
+        "warmup_seconds": o.shape.warmup.as_secs_f64(),
+        "fill": o.shape.fill,
+        "duration_seconds": o.shape.duration.as_secs_f64(),
+        "slice_seconds": o.shape.slice.as_secs_f64(),
+        "client_threads": o.client_threads,
+        "server_workers": o.server_workers(),
+        "opening_percent": o.opening_percent,
+        "seed": o.seed,
+    })
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -350,16 +356,7 @@ pub fn merge_and_write(
             "cpu_model": machine.cpu_model,
             "memory_gib": round(machine.memory_gib, 1),
         },
-        "settings_of_last_invocation": {
-            "concurrency": o.shape.concurrency,
-            "warmup_seconds": o.shape.warmup.as_secs_f64(),
-            "fill": o.shape.fill,
-            "duration_seconds": o.shape.duration.as_secs_f64(),
-            "slice_seconds": o.shape.slice.as_secs_f64(),
-            "client_threads": o.client_threads,
-            "opening_percent": o.opening_percent,
-            "seed": o.seed,
-        },
+        "settings_of_last_invocation": settings(o),
         "targets": {
             "min_throughput_ratio": MIN_RATIO,
             "max_p99_ms": MAX_P99_MS,
