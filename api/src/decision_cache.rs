@@ -20,6 +20,12 @@
 //! soon as it ends. Under load one round trip serves every request that arrived during the
 //! previous one; no request is answered from inputs older than its own arrival.
 //!
+//! On PostgreSQL each server worker has rounds of its own, on a connection of its own that its
+//! event loop drives (`mark_reads`), where that connection needs no TLS that libpq would use:
+//! when the mark has not moved, no other thread is involved. When it moved, the events are read
+//! on a blocking thread as in the shared check. Elsewhere (TLS beyond this machine) the shared
+//! check stays.
+//!
 //! On SQLite each request reads the mark itself, on the worker thread, and only goes to the shared
 //! check when it moved. The read is a few microseconds of local file access and a WAL reader never
 //! waits for a writer, while handing it to a blocking thread and waking the requests that waited
@@ -51,6 +57,8 @@ use persistence::{
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
+
+mod mark_reads;
 
 use crate::auth::acting::{grant_facts, GrantFacts};
 use crate::config::Config;
@@ -207,12 +215,44 @@ pub struct DecisionCache {
     /// runs a test query, and the pool's connections wait 5 s for a lock).
     in_place_conns: Mutex<Vec<AnyConnection>>,
     kept: Mutex<Kept>,
+    /// The shared rounds, each on a blocking thread (SQLite, and PostgreSQL without `own_reads`).
+    shared: RoundState,
+    /// PostgreSQL: how each server worker reads the mark on a connection of its own, on its own
+    /// event loop (`mark_reads`); `None` where that would differ from libpq's connection.
+    own_reads: Option<tokio_postgres::Config>,
+    /// Each worker's rounds and connection, by thread.
+    workers: Mutex<HashMap<std::thread::ThreadId, Arc<WorkerRounds>>>,
+}
+
+/// Rounds of checks: while one runs, arriving requests ask for the next.
+#[derive(Default)]
+struct RoundState {
     rounds: Mutex<Rounds>,
     finished: watch::Sender<Finished>,
 }
 
+impl RoundState {
+    fn rounds(&self) -> MutexGuard<'_, Rounds> {
+        self.rounds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One server worker's rounds on its own connection (`mark_reads`).
+#[derive(Default)]
+struct WorkerRounds {
+    state: RoundState,
+    /// Taken by the running round (one at a time) and put back after it; `None` until connected
+    /// and after an error.
+    conn: Mutex<Option<mark_reads::MarkReader>>,
+    /// After a failed connection attempt, rounds go to the shared check until then.
+    retry_at: Mutex<Option<std::time::Instant>>,
+}
+
 impl DecisionCache {
     pub fn new(db: Db, max_entries: usize) -> DecisionCache {
+        let own_reads = (db.backend() == persistence::Backend::Postgres)
+            .then(|| mark_reads::config_for(db.url()))
+            .flatten();
         DecisionCache {
             in_place: db.backend() == persistence::Backend::Sqlite,
             in_place_conns: Mutex::default(),
@@ -220,8 +260,9 @@ impl DecisionCache {
             check_conn: Mutex::default(),
             max_entries,
             kept: Mutex::default(),
-            rounds: Mutex::default(),
-            finished: watch::Sender::new(Finished::default()),
+            shared: RoundState::default(),
+            own_reads,
+            workers: Mutex::default(),
         }
     }
 
@@ -234,10 +275,6 @@ impl DecisionCache {
             k.epoch += 1;
             k
         })
-    }
-
-    fn rounds(&self) -> MutexGuard<'_, Rounds> {
-        self.rounds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for a check that began after this call, and says under which epoch it left the
@@ -256,9 +293,11 @@ impl DecisionCache {
                 Err(e) => tracing::warn!(error = %e, "decision cache: in-place read failed"),
             }
         }
-        let mut finished = self.finished.subscribe();
+        let worker = self.own_reads.as_ref().map(|_| self.worker_rounds());
+        let state = worker.as_ref().map_or(&self.shared, |w| &w.state);
+        let mut finished = state.finished.subscribe();
         let (target, start) = {
-            let mut r = self.rounds();
+            let mut r = state.rounds();
             if r.running {
                 r.wanted = true;
                 (r.started + 1, false)
@@ -270,7 +309,17 @@ impl DecisionCache {
         };
         if start {
             let me = self.clone();
-            actix_web::rt::spawn(async move { me.run_rounds(target).await });
+            match worker.clone() {
+                // On this worker's event loop: its connection is registered with it.
+                Some(w) => actix_web::rt::spawn(async move {
+                    me.run_rounds(&w.state, target, || me.worker_round(&w))
+                        .await
+                }),
+                None => actix_web::rt::spawn(async move {
+                    me.run_rounds(&me.shared, target, || me.shared_round())
+                        .await
+                }),
+            };
         }
         loop {
             let f = *finished.borrow_and_update();
@@ -289,20 +338,17 @@ impl DecisionCache {
         }
     }
 
-    /// Runs check `round`, then the next one as long as requests arrived during the last.
-    async fn run_rounds(self: Arc<Self>, mut round: u64) {
+    /// Runs check `round` with `one`, then the next one as long as requests arrived during the
+    /// last.
+    async fn run_rounds<F, Fut>(&self, state: &RoundState, mut round: u64, mut one: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         loop {
-            let me = self.clone();
-            let ok = match actix_web::web::block(move || me.run_check()).await {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "decision cache: freshness check failed");
-                    false
-                }
-                Err(_) => false,
-            };
+            let ok = one().await;
             let next = {
-                let mut r = self.rounds();
+                let mut r = state.rounds();
                 if r.wanted {
                     r.wanted = false;
                     r.started += 1;
@@ -312,12 +358,82 @@ impl DecisionCache {
                     None
                 }
             };
-            self.finished.send_replace(Finished { round, ok });
+            state.finished.send_replace(Finished { round, ok });
             match next {
                 Some(n) => round = n,
                 None => return,
             }
         }
+    }
+
+    /// A check on a blocking thread: reads the mark and, when it moved, the events since.
+    async fn shared_round(self: &Arc<Self>) -> bool {
+        let me = self.clone();
+        match actix_web::web::block(move || me.run_check()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "decision cache: freshness check failed");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A check on this worker's own connection: when the mark has not moved, nothing else is
+    /// needed and no other thread is involved. When it moved, or this connection fails, the
+    /// shared check's way (on a blocking thread, reading the mark again, later still) reads the
+    /// events and decides whether the database answers.
+    async fn worker_round(self: &Arc<Self>, w: &WorkerRounds) -> bool {
+        match self.read_own_mark(w).await {
+            Some(mark) if mark == self.kept().seen => true,
+            _ => self.shared_round().await,
+        }
+    }
+
+    /// Reads the mark on this worker's connection, connecting first when needed; `None` when it
+    /// cannot (the error is logged; after a failed connection attempt the worker waits
+    /// `mark_reads::RETRY_AFTER` before trying again).
+    async fn read_own_mark(&self, w: &WorkerRounds) -> Option<Watermark> {
+        let config = self.own_reads.as_ref()?;
+        let held = w.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let reader = match held {
+            Some(reader) => reader,
+            None => {
+                let retry_at = *w.retry_at.lock().unwrap_or_else(|p| p.into_inner());
+                if retry_at.is_some_and(|t| std::time::Instant::now() < t) {
+                    return None;
+                }
+                match mark_reads::MarkReader::connect(config).await {
+                    Ok(reader) => reader,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "decision cache: a worker's own connection failed; using the shared check");
+                        *w.retry_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(std::time::Instant::now() + mark_reads::RETRY_AFTER);
+                        return None;
+                    }
+                }
+            }
+        };
+        match reader.read().await {
+            Ok(mark) => {
+                *w.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(reader);
+                Some(mark)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "decision cache: a worker's own mark read failed; using the shared check");
+                None
+            }
+        }
+    }
+
+    /// This worker's rounds (made on its first check).
+    fn worker_rounds(&self) -> Arc<WorkerRounds> {
+        self.workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(std::thread::current().id())
+            .or_default()
+            .clone()
     }
 
     /// One shared check. Blocking.
@@ -802,7 +918,7 @@ mod tests {
         let results = futures_util::future::join_all(waits).await;
         assert!(results.iter().all(Result::is_ok));
         // The first starts a check; the 63 that arrive while it runs share the one after it.
-        assert_eq!(cache.rounds().started, 2);
+        assert_eq!(cache.shared.rounds().started, 2);
     }
 
     #[actix_web::test]
@@ -811,16 +927,20 @@ mod tests {
         let a = pid(A);
         let checked = cache.check().await.expect("check");
         cache.keep_person(checked, &a, person("citizen-a"));
-        let first = cache.rounds().started;
+        let first = cache.shared.rounds().started;
         for _ in 0..10 {
             cache.check().await.expect("check");
         }
-        assert_eq!(cache.rounds().started, first, "nothing changed");
+        assert_eq!(cache.shared.rounds().started, first, "nothing changed");
         assert!(cache.person(&a).is_some());
 
         change(&scratch.db, "citizen-a");
         cache.check().await.expect("check");
-        assert_eq!(cache.rounds().started, first + 1, "the events are read");
+        assert_eq!(
+            cache.shared.rounds().started,
+            first + 1,
+            "the events are read"
+        );
         assert!(cache.person(&a).is_none(), "a's inputs outlived a's change");
     }
 
@@ -835,14 +955,14 @@ mod tests {
             .unwrap()
             .push(elsewhere.db.dedicated().expect("connect"));
         cache.check().await.expect("the shared check answers");
-        assert_eq!(cache.rounds().started, 1);
+        assert_eq!(cache.shared.rounds().started, 1);
         assert!(
             cache.in_place_conns.lock().unwrap().is_empty(),
             "the failed connection was given back"
         );
         // The next request opens a sound one and needs no shared check.
         cache.check().await.expect("check");
-        assert_eq!(cache.rounds().started, 1);
+        assert_eq!(cache.shared.rounds().started, 1);
         assert_eq!(cache.in_place_conns.lock().unwrap().len(), 1);
     }
 
@@ -853,6 +973,10 @@ mod tests {
         let checked = cache.check().await.expect("check");
         cache.keep_person(checked, &a, person("citizen-a"));
         assert!(cache.person(&a).is_none());
-        assert_eq!(cache.rounds().started, 0, "nothing kept, nothing to check");
+        assert_eq!(
+            cache.shared.rounds().started,
+            0,
+            "nothing kept, nothing to check"
+        );
     }
 }

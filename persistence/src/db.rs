@@ -182,6 +182,12 @@ impl Db {
         self.backend
     }
 
+    /// The connection URL, for a client of another kind to the same database (the decision
+    /// cache's asynchronous mark reads). It may hold a password: never log it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         Ok(self.pool.get()?)
     }
