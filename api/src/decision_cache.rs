@@ -235,6 +235,48 @@ impl RoundState {
     fn rounds(&self) -> MutexGuard<'_, Rounds> {
         self.rounds.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Asks for a round that begins after this call: its number, and whether the caller must
+    /// start the rounds (none is running).
+    fn join(&self) -> (u64, bool) {
+        let mut r = self.rounds();
+        if r.running {
+            r.wanted = true;
+            (r.started + 1, false)
+        } else {
+            r.running = true;
+            r.started += 1;
+            (r.started, true)
+        }
+    }
+
+    /// Runs round `round` with `one`, then the next one as long as requests asked for one
+    /// during the last.
+    async fn run<F, Fut>(&self, mut round: u64, mut one: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        loop {
+            let ok = one().await;
+            let next = {
+                let mut r = self.rounds();
+                if r.wanted {
+                    r.wanted = false;
+                    r.started += 1;
+                    Some(r.started)
+                } else {
+                    r.running = false;
+                    None
+                }
+            };
+            self.finished.send_replace(Finished { round, ok });
+            match next {
+                Some(n) => round = n,
+                None => return,
+            }
+        }
+    }
 }
 
 /// One server worker's rounds on its own connection (`mark_reads`).
@@ -296,28 +338,16 @@ impl DecisionCache {
         let worker = self.own_reads.as_ref().map(|_| self.worker_rounds());
         let state = worker.as_ref().map_or(&self.shared, |w| &w.state);
         let mut finished = state.finished.subscribe();
-        let (target, start) = {
-            let mut r = state.rounds();
-            if r.running {
-                r.wanted = true;
-                (r.started + 1, false)
-            } else {
-                r.running = true;
-                r.started += 1;
-                (r.started, true)
-            }
-        };
+        let (target, start) = state.join();
         if start {
             let me = self.clone();
             match worker.clone() {
                 // On this worker's event loop: its connection is registered with it.
                 Some(w) => actix_web::rt::spawn(async move {
-                    me.run_rounds(&w.state, target, || me.worker_round(&w))
-                        .await
+                    w.state.run(target, || me.worker_round(&w)).await
                 }),
                 None => actix_web::rt::spawn(async move {
-                    me.run_rounds(&me.shared, target, || me.shared_round())
-                        .await
+                    me.shared.run(target, || me.shared_round()).await
                 }),
             };
         }
@@ -335,34 +365,6 @@ impl DecisionCache {
                 .changed()
                 .await
                 .map_err(|_| ApiError::Internal("the freshness check stopped".into()))?;
-        }
-    }
-
-    /// Runs check `round` with `one`, then the next one as long as requests arrived during the
-    /// last.
-    async fn run_rounds<F, Fut>(&self, state: &RoundState, mut round: u64, mut one: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        loop {
-            let ok = one().await;
-            let next = {
-                let mut r = state.rounds();
-                if r.wanted {
-                    r.wanted = false;
-                    r.started += 1;
-                    Some(r.started)
-                } else {
-                    r.running = false;
-                    None
-                }
-            };
-            state.finished.send_replace(Finished { round, ok });
-            match next {
-                Some(n) => round = n,
-                None => return,
-            }
         }
     }
 
