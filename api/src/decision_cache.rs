@@ -49,6 +49,7 @@ use domain::identity::NationalId;
 use domain::sharing::InForce;
 use domain::summary_care_record::RecordState;
 use persistence::citizens::{self, Citizen};
+use persistence::outbox::EventRef;
 use persistence::watermark::{self, Watermark};
 use persistence::{
     access_switches, outbox, powers_of_attorney, sharing, summary_care_records, AnyConnection, Db,
@@ -71,6 +72,21 @@ use domain::guardianship::GuardianAccess;
 /// than the events read one by one.
 const MAX_EVENTS_PER_CHECK: i64 = 10_000;
 const EVENTS_PAGE: i64 = 1_000;
+
+/// Event types that change nothing a decision reads ([`PersonFacts`], [`PairFacts`]): they
+/// report that health data was opened, which the decisions never look at. Their events drop
+/// nothing, so a professional-access decision that writes an opening does not cost its citizen's
+/// entry a reload, nor loads in flight their keeping. Every other type drops its subject's
+/// entries, including types added later.
+const CHANGES_NO_INPUT: &[&str] = &[
+    crate::routes::sharing::BLOCK_OPENED,
+    crate::routes::sharing::OBJECTION_OVERRIDDEN,
+    crate::routes::access::EMERGENCY_ACCESS,
+];
+
+fn changes_inputs(event_type: &str) -> bool {
+    !CHANGES_NO_INPUT.contains(&event_type)
+}
 
 /// What the citizen-level decisions read about one citizen.
 #[derive(Debug, Clone)]
@@ -170,6 +186,36 @@ impl Kept {
     fn index(&mut self, key: &Key, citizens: Vec<String>) {
         for c in citizens {
             self.readers.entry(c).or_default().push(key.clone());
+        }
+    }
+
+    /// Applies what moved from the mark `base` to `to`: drops the entries that read a changed
+    /// citizen's rows, every pair when the register moved, everything with `everything`. `seen`
+    /// becomes `to` unless another round moved it meanwhile (its drops stand for its own range;
+    /// a later round reads again from there).
+    fn apply(&mut self, base: Watermark, to: Watermark, everything: bool, events: &[EventRef]) {
+        let mut changed = everything;
+        if everything {
+            self.clear();
+        } else {
+            if to.register != base.register {
+                // Pairs read the register; persons do not. (Their index entries go stale, which
+                // only costs a miss.)
+                self.pairs.clear();
+                changed = true;
+            }
+            for e in events.iter().filter(|e| changes_inputs(&e.event_type)) {
+                self.drop_citizen(&e.subject_id);
+                changed = true;
+            }
+        }
+        if self.seen == base {
+            self.seen = to;
+        }
+        if changed {
+            // A load that began before these changes may have read rows from before them, even
+            // of a citizen who had nothing kept.
+            self.epoch += 1;
         }
     }
 
@@ -381,21 +427,28 @@ impl DecisionCache {
         }
     }
 
-    /// A check on this worker's own connection: when the mark has not moved, nothing else is
-    /// needed and no other thread is involved. When it moved, or this connection fails, the
-    /// shared check's way (on a blocking thread, reading the mark again, later still) reads the
-    /// events and decides whether the database answers.
+    /// A check on this worker's own connection: the mark and, when it moved, the events since
+    /// the last check; no other thread is involved. When those events are more than one page,
+    /// the outbox went back (a restore), or this connection fails, the shared check's way (on a
+    /// blocking thread, reading the mark again, later still) reads them and decides whether the
+    /// database answers.
     async fn worker_round(self: &Arc<Self>, w: &WorkerRounds) -> bool {
-        match self.read_own_mark(w).await {
-            Some(mark) if mark == self.kept().seen => true,
-            _ => self.shared_round().await,
+        let base = self.kept().seen;
+        match self.moved_on_own(w, base).await {
+            Some(moved) => {
+                if moved.mark != base {
+                    self.kept().apply(base, moved.mark, false, &moved.events);
+                }
+                true
+            }
+            None => self.shared_round().await,
         }
     }
 
-    /// Reads the mark on this worker's connection, connecting first when needed; `None` when it
-    /// cannot (the error is logged; after a failed connection attempt the worker waits
-    /// `mark_reads::RETRY_AFTER` before trying again).
-    async fn read_own_mark(&self, w: &WorkerRounds) -> Option<Watermark> {
+    /// What moved since `base`, read on this worker's connection, connecting first when needed;
+    /// `None` when it cannot be read there (a failure is logged; after a failed connection
+    /// attempt the worker waits `mark_reads::RETRY_AFTER` before trying again).
+    async fn moved_on_own(&self, w: &WorkerRounds, base: Watermark) -> Option<mark_reads::Moved> {
         let config = self.own_reads.as_ref()?;
         let held = w.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
         let reader = match held {
@@ -416,10 +469,10 @@ impl DecisionCache {
                 }
             }
         };
-        match reader.read().await {
-            Ok(mark) => {
+        match reader.moved_since(base, EVENTS_PAGE).await {
+            Ok(moved) => {
                 *w.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(reader);
-                Some(mark)
+                moved
             }
             Err(e) => {
                 tracing::warn!(error = %e, "decision cache: a worker's own mark read failed; using the shared check");
@@ -492,37 +545,26 @@ impl DecisionCache {
         // The outbox was reset (a restore) or moved too far to read event by event: drop all.
         let everything =
             mark.outbox < seen.outbox || mark.outbox - seen.outbox > MAX_EVENTS_PER_CHECK;
-        let mut changed: Vec<String> = Vec::new();
+        let mut events: Vec<EventRef> = Vec::new();
         let mut outbox_at = mark.outbox;
         if !everything && mark.outbox > seen.outbox {
             let mut after = seen.outbox;
             while after < mark.outbox {
-                let page = outbox::subjects_after(conn, after, EVENTS_PAGE)?;
-                let Some(&(last, _)) = page.last() else { break };
-                changed.extend(page.into_iter().map(|(_, subject)| subject));
+                let page = outbox::refs_after(conn, after, EVENTS_PAGE)?;
+                let Some(last) = page.last().map(|e| e.position) else {
+                    break;
+                };
+                events.extend(page);
                 after = last;
             }
             // Events read past the mark (committed meanwhile) were applied too.
             outbox_at = after.max(mark.outbox);
         }
-        let mut k = self.kept();
-        if everything {
-            k.clear();
-        } else {
-            if mark.register != seen.register {
-                // Pairs read the register; persons do not. (Their index entries go stale, which
-                // only costs a miss.)
-                k.pairs.clear();
-            }
-            for c in &changed {
-                k.drop_citizen(c);
-            }
-        }
-        k.seen = Watermark {
+        let to = Watermark {
             outbox: outbox_at,
             register: mark.register,
         };
-        k.epoch += 1;
+        self.kept().apply(seen, to, everything, &events);
         Ok(())
     }
 
@@ -821,12 +863,16 @@ mod tests {
 
     /// What a change does: an outbox event naming the citizen, in its own transaction.
     fn change(db: &Db, citizen_id: &str) {
+        event(db, citizen_id, "terms.accepted");
+    }
+
+    fn event(db: &Db, citizen_id: &str, event_type: &str) {
         db.transaction(|conn| {
             outbox::append(
                 conn,
                 &NewEvent {
                     event_id: uuid::Uuid::new_v4().to_string(),
-                    event_type: "terms.accepted".into(),
+                    event_type: event_type.into(),
                     subject_id: citizen_id.to_owned(),
                     occurred_at: Utc::now(),
                     payload: serde_json::json!({}),
@@ -874,6 +920,57 @@ mod tests {
         let now = cache.check().await.expect("check");
         cache.keep_person(now, &a, person("citizen-a"));
         assert!(cache.person(&a).is_some());
+    }
+
+    #[actix_web::test]
+    async fn an_opening_of_health_data_drops_nothing_and_spoils_no_load_in_flight() {
+        let (scratch, cache) = cache_on_scratch(100);
+        let db = scratch.db.clone();
+        let (a, b) = (pid(A), pid(B));
+        let before = cache.check().await.expect("check");
+        cache.keep_person(before, &a, person("citizen-a"));
+        for event_type in CHANGES_NO_INPUT {
+            event(&db, "citizen-a", event_type);
+        }
+        cache.check().await.expect("check");
+        assert!(cache.person(&a).is_some(), "an opening dropped a's inputs");
+        // Loaded under `before`: nothing it reads changed since.
+        cache.keep_person(before, &b, person("citizen-b"));
+        assert!(cache.person(&b).is_some());
+        // Any other event still drops.
+        change(&db, "citizen-a");
+        cache.check().await.expect("check");
+        assert!(cache.person(&a).is_none());
+    }
+
+    #[test]
+    fn a_round_that_began_at_an_older_mark_drops_its_changes_but_leaves_the_newer_mark() {
+        let mark = |outbox| Watermark {
+            outbox,
+            register: 0,
+        };
+        let mut k = Kept::default();
+        let key = Key::Person(A.to_owned());
+        k.index(&key, vec!["citizen-a".to_owned()]);
+        k.persons.insert(A.to_owned(), person("citizen-a"));
+        // Another worker's round already moved the mark to 5; this one read from 3 to 4.
+        k.seen = mark(5);
+        let event = EventRef {
+            position: 4,
+            subject_id: "citizen-a".to_owned(),
+            event_type: "terms.accepted".to_owned(),
+        };
+        k.apply(mark(3), mark(4), false, &[event]);
+        assert!(k.persons.is_empty(), "the change was not applied");
+        assert_eq!(k.seen, mark(5), "the mark went back");
+        assert_eq!(k.epoch, 1);
+        // From the mark it began at, a round moves it.
+        k.apply(mark(5), mark(6), false, &[]);
+        assert_eq!(k.seen, mark(6));
+        assert_eq!(
+            k.epoch, 1,
+            "nothing changed, yet loads in flight were spoilt"
+        );
     }
 
     #[actix_web::test]

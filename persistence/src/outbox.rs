@@ -92,18 +92,26 @@ pub fn after(
     Ok(rows.into_iter().map(event).collect())
 }
 
-/// The positions and subjects of the events after `after_position`, oldest first: what a decision
-/// cache needs to drop changed citizens (`api::decision_cache`).
-pub fn subjects_after(
+/// Where an event is and what it is about: what a decision cache needs to drop changed citizens
+/// (`api::decision_cache`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct EventRef {
+    pub position: i64,
+    pub subject_id: String,
+    pub event_type: String,
+}
+
+/// The [`EventRef`]s after `after_position`, oldest first.
+pub fn refs_after(
     conn: &mut AnyConnection,
     after_position: i64,
     limit: i64,
-) -> Result<Vec<(i64, String)>, StoreError> {
+) -> Result<Vec<EventRef>, StoreError> {
     Ok(outbox::table
         .filter(outbox::id.gt(after_position))
         .order(outbox::id.asc())
         .limit(limit)
-        .select((outbox::id, outbox::subject_id))
+        .select((outbox::id, outbox::subject_id, outbox::event_type))
         .load(conn)?)
 }
 

@@ -6,9 +6,10 @@
 //! decision (docs/BENCHMARK.md, "Fewer server workers; the check on the worker's own
 //! connection"). A worker that sends the statement itself, on a socket its own event loop
 //! watches, needs none of them: while the statement is out, the worker goes on with other
-//! requests, and the answer wakes only it. Only the common case runs here (the mark did not
-//! move); when it moved, the events since are read as before, on a blocking thread
-//! (`DecisionCache::shared_round`).
+//! requests, and the answer wakes only it. When the mark moved, the events since the last check
+//! are read on the same connection, so that needs no other thread either; only the rare cases
+//! (more events than one read holds, a restored outbox, a failed read) go to the shared check on a
+//! blocking thread (`DecisionCache::shared_round`).
 //!
 //! Only where this connection is what libpq's would be, apart from encryption on the machine's
 //! own loopback: `tokio-postgres` is used without TLS, so the URL must say `sslmode=disable`, or
@@ -17,6 +18,7 @@
 //! keeps the shared check. So a database reached over the network with TLS keeps the shared check
 //! until a TLS connector that follows libpq's `sslmode` rules is added here.
 
+use persistence::outbox::EventRef;
 use persistence::watermark::Watermark;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -30,8 +32,20 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(10);
 /// A read that takes longer than this gives up its connection (the shared check then decides).
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The statement, as `persistence::watermark::read` has it (one row on PostgreSQL).
+/// The mark, as `persistence::watermark::read` has it (one row on PostgreSQL).
 const MARKS: &str = "SELECT outbox_position, register_import FROM decision_watermark";
+
+/// The events after `$1` up to the mark `$2`, at most `$3`, as `persistence::outbox::refs_after`
+/// reads them. Outbox writers commit in position order, so once the mark shows a position every
+/// event up to it has committed.
+const EVENTS: &str = "SELECT id, subject_id, event_type FROM outbox \
+    WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3";
+
+/// What moved since a mark: the mark now and the events up to it.
+pub struct Moved {
+    pub mark: Watermark,
+    pub events: Vec<EventRef>,
+}
 
 /// The connection settings for a worker's own reads, or `None` where they would differ from
 /// libpq's in more than loopback encryption (see the module documentation).
@@ -70,10 +84,11 @@ fn on_this_machine(config: &Config) -> bool {
     hosts_local && config.get_hostaddrs().iter().all(IpAddr::is_loopback)
 }
 
-/// A worker's connection and its prepared statement.
+/// A worker's connection and its prepared statements.
 pub struct MarkReader {
     client: Client,
     marks: Statement,
+    events: Statement,
 }
 
 impl MarkReader {
@@ -87,20 +102,58 @@ impl MarkReader {
             }
         });
         let marks = client.prepare(MARKS).await?;
+        let events = client.prepare(EVENTS).await?;
         tracing::info!("decision cache: this worker reads the mark on a connection of its own");
-        Ok(MarkReader { client, marks })
+        Ok(MarkReader {
+            client,
+            marks,
+            events,
+        })
     }
 
-    /// One round trip: the mark now.
-    pub async fn read(&self) -> Result<Watermark, String> {
-        let row = tokio::time::timeout(READ_TIMEOUT, self.client.query_one(&self.marks, &[]))
-            .await
-            .map_err(|_| format!("no answer within {READ_TIMEOUT:?}"))?
-            .map_err(|e| e.to_string())?;
-        let outbox: i64 = row.try_get(0).map_err(|e| e.to_string())?;
-        let register: i64 = row.try_get(1).map_err(|e| e.to_string())?;
-        Ok(Watermark { outbox, register })
+    /// What moved since the mark `base`: one round trip when the outbox did not move, two when it
+    /// did (its events up to the new mark). `Ok(None)` where that cannot be read here: the outbox
+    /// went back (a restore: everything must go) or moved by more than `limit` events.
+    pub async fn moved_since(&self, base: Watermark, limit: i64) -> Result<Option<Moved>, String> {
+        let row = timed(self.client.query_one(&self.marks, &[])).await?;
+        let mark = Watermark {
+            outbox: row.try_get(0).map_err(|e| e.to_string())?,
+            register: row.try_get(1).map_err(|e| e.to_string())?,
+        };
+        if mark.outbox < base.outbox {
+            return Ok(None);
+        }
+        let mut events = Vec::new();
+        if mark.outbox > base.outbox {
+            let rows = timed(
+                self.client
+                    .query(&self.events, &[&base.outbox, &mark.outbox, &limit]),
+            )
+            .await?;
+            for row in rows {
+                events.push(EventRef {
+                    position: row.try_get(0).map_err(|e| e.to_string())?,
+                    subject_id: row.try_get(1).map_err(|e| e.to_string())?,
+                    event_type: row.try_get(2).map_err(|e| e.to_string())?,
+                });
+            }
+            let last = events.last().map_or(base.outbox, |e| e.position);
+            if last < mark.outbox && i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Moved { mark, events }))
     }
+}
+
+/// A statement's answer within [`READ_TIMEOUT`].
+async fn timed<T>(
+    query: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, String> {
+    tokio::time::timeout(READ_TIMEOUT, query)
+        .await
+        .map_err(|_| format!("no answer within {READ_TIMEOUT:?}"))?
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::views::area_domain;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 /// The change-feed event of an access reported with the emergency basis.
-const EMERGENCY_ACCESS: &str = "access.emergency_reported";
+pub(crate) const EMERGENCY_ACCESS: &str = "access.emergency_reported";
 
 pub fn text(field: &str, value: &str) -> Result<(), ApiError> {
     crate::extract::free_text(field, value, 200, false)

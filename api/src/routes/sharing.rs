@@ -46,8 +46,8 @@ const BLOCKED: &str = "summary_care_record.blocked";
 const BLOCK_LIFTED: &str = "summary_care_record.block_lifted";
 const OBJECTION_REGISTERED: &str = "objection.registered";
 const OBJECTION_WITHDRAWN: &str = "objection.withdrawn";
-const BLOCK_OPENED: &str = "summary_care_record.block_opened";
-const OBJECTION_OVERRIDDEN: &str = "objection.overridden";
+pub(crate) const BLOCK_OPENED: &str = "summary_care_record.block_opened";
+pub(crate) const OBJECTION_OVERRIDDEN: &str = "objection.overridden";
 
 /// How many openings the citizen's list shows.
 const OPENINGS_SHOWN: i64 = 100;
