@@ -265,7 +265,7 @@ pub struct DecisionCache {
     shared: RoundState,
     /// PostgreSQL: how each server worker reads the mark on a connection of its own, on its own
     /// event loop (`mark_reads`); `None` where that would differ from libpq's connection.
-    own_reads: Option<tokio_postgres::Config>,
+    own_reads: Option<mark_reads::OwnReads>,
     /// Each worker's rounds and connection, by thread.
     workers: Mutex<HashMap<std::thread::ThreadId, Arc<WorkerRounds>>>,
 }
@@ -339,7 +339,7 @@ struct WorkerRounds {
 impl DecisionCache {
     pub fn new(db: Db, max_entries: usize) -> DecisionCache {
         let own_reads = (db.backend() == persistence::Backend::Postgres)
-            .then(|| mark_reads::config_for(db.url()))
+            .then(|| mark_reads::own_reads_for(db.url()))
             .flatten();
         DecisionCache {
             in_place: db.backend() == persistence::Backend::Sqlite,

@@ -12,18 +12,30 @@
 //! blocking thread (`DecisionCache::shared_round`).
 //!
 //! Only where this connection is what libpq's would be, apart from encryption on the machine's
-//! own loopback: `tokio-postgres` is used without TLS, so the URL must say `sslmode=disable`, or
-//! name only this machine (loopback addresses, `localhost`, Unix sockets) without
-//! `sslmode=require`. A URL it does not understand (libpq options it lacks, e.g. `sslrootcert`)
-//! keeps the shared check. So a database reached over the network with TLS keeps the shared check
-//! until a TLS connector that follows libpq's `sslmode` rules is added here.
+//! own loopback (see [`own_reads_for`]):
+//! - `sslmode=disable`: no TLS;
+//! - `sslmode=prefer` (libpq's default) to a host on this machine (loopback addresses,
+//!   `localhost`, Unix sockets): no TLS, where libpq would encrypt what never leaves the machine;
+//! - `sslmode=prefer` to another host, or `sslmode=require`: TLS (rustls), preferred or required
+//!   as the URL says, and like libpq in these modes the server's certificate is not checked
+//!   against any authority: the handshake proves the server holds the key of the certificate it
+//!   shows, and nothing more. libpq checks it when a root certificate file applies (`sslrootcert`,
+//!   `~/.postgresql/root.crt`, `PGSSLROOTCERT`), so then, as with `verify-ca`/`verify-full`,
+//!   any other option this crate does not know, or any `PGSSL*` variable in the environment, the
+//!   shared check stays.
 
 use persistence::outbox::EventRef;
 use persistence::watermark::Watermark;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// After a failed connection attempt a worker uses the shared check this long before it tries
 /// again.
@@ -47,16 +59,29 @@ pub struct Moved {
     pub events: Vec<EventRef>,
 }
 
-/// The connection settings for a worker's own reads, or `None` where they would differ from
+/// How a worker's own connection is made.
+pub struct OwnReads {
+    config: Config,
+    /// `None`: plain, as libpq with `sslmode=disable` (or on this machine's loopback).
+    tls: Option<MakeRustlsConnect>,
+}
+
+/// How to make a worker's own connections to `url`, or `None` where they would differ from
 /// libpq's in more than loopback encryption (see the module documentation).
-pub fn config_for(url: &str) -> Option<Config> {
+pub fn own_reads_for(url: &str) -> Option<OwnReads> {
+    own_reads_with(url, libpq_reads_more)
+}
+
+/// [`own_reads_for`], with what libpq would read beyond the URL given.
+fn own_reads_with(url: &str, libpq_reads_more: impl Fn() -> bool) -> Option<OwnReads> {
     let mut config: Config = url.parse().ok()?;
-    let plain_like_libpq = match config.get_ssl_mode() {
-        SslMode::Disable => true,
-        SslMode::Prefer => on_this_machine(&config),
-        _ => false,
+    let tls = match config.get_ssl_mode() {
+        SslMode::Disable => None,
+        SslMode::Prefer if on_this_machine(&config) => None,
+        SslMode::Prefer | SslMode::Require => Some(MakeRustlsConnect::new(unverified_tls()?)),
+        _ => return None,
     };
-    if !plain_like_libpq {
+    if libpq_reads_more() {
         return None;
     }
     if config.get_connect_timeout().is_none() {
@@ -65,7 +90,86 @@ pub fn config_for(url: &str) -> Option<Config> {
     if config.get_application_name().is_none() {
         config.application_name("consent-portal decision marks");
     }
+    Some(OwnReads { config, tls })
+}
+
+/// Whether libpq would take connection settings from outside the URL that this crate does not:
+/// TLS settings from the environment or a service file, or the default root certificate file
+/// (with it libpq checks the server's certificate even under `prefer` and `require`).
+fn libpq_reads_more() -> bool {
+    let from_env = std::env::vars_os().any(|(k, _)| {
+        let k = k.to_string_lossy();
+        k.starts_with("PGSSL") || k == "PGREQUIRESSL" || k.starts_with("PGSERVICE")
+    });
+    let root_file = std::env::var_os("HOME").is_some_and(|home| {
+        std::path::Path::new(&home)
+            .join(".postgresql/root.crt")
+            .exists()
+    });
+    from_env || root_file
+}
+
+/// TLS that encrypts without checking the server's certificate against any authority, as libpq
+/// does under `prefer` and `require` without a root certificate file. The handshake's signatures
+/// are still verified.
+fn unverified_tls() -> Option<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
     Some(config)
+}
+
+/// Accepts the server's certificate as libpq's `prefer`/`require` do (see [`unverified_tls`]).
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 fn on_this_machine(config: &Config) -> bool {
@@ -92,18 +196,16 @@ pub struct MarkReader {
 }
 
 impl MarkReader {
-    /// Connects and prepares the statement. The connection's task runs on the calling worker's
+    /// Connects and prepares the statements. The connection's task runs on the calling worker's
     /// event loop, so this must be called on the worker that will read.
-    pub async fn connect(config: &Config) -> Result<MarkReader, tokio_postgres::Error> {
-        let (client, connection) = config.connect(NoTls).await?;
-        actix_web::rt::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "decision cache: a worker's own connection ended");
-            }
-        });
+    pub async fn connect(how: &OwnReads) -> Result<MarkReader, tokio_postgres::Error> {
+        let client = open(how).await?;
         let marks = client.prepare(MARKS).await?;
         let events = client.prepare(EVENTS).await?;
-        tracing::info!("decision cache: this worker reads the mark on a connection of its own");
+        tracing::info!(
+            tls = how.tls.is_some(),
+            "decision cache: this worker reads the mark on a connection of its own"
+        );
         Ok(MarkReader {
             client,
             marks,
@@ -146,6 +248,29 @@ impl MarkReader {
     }
 }
 
+/// A connection whose task runs on the calling thread's event loop.
+async fn open(how: &OwnReads) -> Result<Client, tokio_postgres::Error> {
+    let client = match &how.tls {
+        None => {
+            let (client, connection) = how.config.connect(NoTls).await?;
+            actix_web::rt::spawn(drive(connection));
+            client
+        }
+        Some(tls) => {
+            let (client, connection) = how.config.connect(tls.clone()).await?;
+            actix_web::rt::spawn(drive(connection));
+            client
+        }
+    };
+    Ok(client)
+}
+
+async fn drive(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
+    if let Err(e) = connection.await {
+        tracing::warn!(error = %e, "decision cache: a worker's own connection ended");
+    }
+}
+
 /// A statement's answer within [`READ_TIMEOUT`].
 async fn timed<T>(
     query: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
@@ -158,28 +283,80 @@ async fn timed<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::config_for;
+    use super::*;
+
+    /// Whether a worker's own connection to `url` is made, and with TLS.
+    fn tls_of(url: &str, libpq_reads_more: bool) -> Option<bool> {
+        own_reads_with(url, || libpq_reads_more).map(|how| how.tls.is_some())
+    }
 
     #[test]
-    fn own_reads_only_where_libpq_would_not_encrypt_beyond_this_machine() {
+    fn plain_on_this_machine_tls_beyond_it_and_libpqs_way_where_it_would_check_more() {
         for url in [
             "postgres://postgres@127.0.0.1:5432/db",
             "postgres://postgres@localhost/db",
             "postgres://postgres@[::1]:5432/db",
             "postgres://app@db.internal/db?sslmode=disable",
         ] {
-            assert!(config_for(url).is_some(), "{url}");
+            assert_eq!(tls_of(url, false), Some(false), "{url}");
         }
         for url in [
-            // libpq would negotiate TLS with a remote server.
+            // libpq would negotiate TLS with a remote server, or must use it.
             "postgres://app@db.internal/db",
             "postgres://app@10.0.0.5/db?sslmode=prefer",
             "postgres://postgres@127.0.0.1/db?sslmode=require",
-            // An option tokio-postgres does not know: keep libpq's way.
-            "postgres://app@db.internal/db?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+        ] {
+            assert_eq!(tls_of(url, false), Some(true), "{url}");
+        }
+        for url in [
+            // libpq checks the certificate: keep its way.
+            "postgres://app@db.internal/db?sslmode=verify-full",
+            "postgres://app@db.internal/db?sslmode=verify-ca&sslrootcert=/etc/ca.pem",
+            // An option tokio-postgres does not know.
+            "postgres://app@db.internal/db?sslcert=/etc/client.pem",
             "not a url",
         ] {
-            assert!(config_for(url).is_none(), "{url}");
+            assert_eq!(tls_of(url, false), None, "{url}");
+        }
+        // A root certificate file or PGSSL* settings that libpq would read.
+        assert_eq!(tls_of("postgres://app@db.internal/db", true), None);
+        assert_eq!(tls_of("postgres://postgres@127.0.0.1/db", true), None);
+    }
+
+    /// The test server has TLS on (as this machine's PostgreSQL, which libpq's `prefer` finds):
+    /// `require` encrypts the worker's connection, while on loopback `prefer` keeps it plain.
+    #[actix_web::test]
+    async fn require_encrypts_and_loopback_prefer_does_not() {
+        let admin = match std::env::var("TEST_DATABASE_URL") {
+            Ok(u) if !u.is_empty() => u,
+            _ => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
+                );
+                eprintln!("PostgreSQL not configured (TEST_DATABASE_URL): skipping");
+                return;
+            }
+        };
+        let separator = if admin.contains('?') { '&' } else { '?' };
+        for mode in ["require", "prefer"] {
+            let url = format!("{admin}{separator}sslmode={mode}");
+            let how = own_reads_with(&url, || false).expect("own reads");
+            // Plain only for `prefer` on this machine.
+            let encrypted = how.tls.is_some();
+            assert_eq!(
+                encrypted,
+                mode == "require" || !on_this_machine(&how.config)
+            );
+            let client = open(&how).await.expect("connect");
+            let row = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .expect("pg_stat_ssl");
+            assert_eq!(row.get::<_, bool>(0), encrypted, "{url}");
         }
     }
 }
