@@ -75,9 +75,16 @@ pub fn own_reads_for(url: &str) -> Option<OwnReads> {
 /// [`own_reads_for`], with what libpq would read beyond the URL given.
 fn own_reads_with(url: &str, libpq_reads_more: impl Fn() -> bool) -> Option<OwnReads> {
     let mut config: Config = url.parse().ok()?;
+    let hosts = config.get_hosts();
+    let unix = |h: &Host| !matches!(h, Host::Tcp(_));
     let tls = match config.get_ssl_mode() {
         SslMode::Disable => None,
+        // libpq never uses TLS on a Unix-domain socket, whatever the mode says.
+        _ if !hosts.is_empty() && hosts.iter().all(unix) => None,
         SslMode::Prefer if on_this_machine(&config) => None,
+        // A TLS handshake here needs a host name (not only `hostaddr`), and `require` over a
+        // socket would refuse what libpq accepts.
+        _ if hosts.is_empty() || hosts.iter().any(unix) => return None,
         SslMode::Prefer | SslMode::Require => Some(MakeRustlsConnect::new(unverified_tls()?)),
         _ => return None,
     };
@@ -297,6 +304,8 @@ mod tests {
             "postgres://postgres@localhost/db",
             "postgres://postgres@[::1]:5432/db",
             "postgres://app@db.internal/db?sslmode=disable",
+            // libpq uses no TLS on a Unix-domain socket.
+            "host=/var/run/postgresql user=app dbname=db sslmode=require",
         ] {
             assert_eq!(tls_of(url, false), Some(false), "{url}");
         }
@@ -314,6 +323,9 @@ mod tests {
             "postgres://app@db.internal/db?sslmode=verify-ca&sslrootcert=/etc/ca.pem",
             // An option tokio-postgres does not know.
             "postgres://app@db.internal/db?sslcert=/etc/client.pem",
+            // TLS with no host name to give the handshake, or partly over a socket.
+            "hostaddr=10.0.0.5 user=app dbname=db",
+            "host=/var/run/postgresql,db.internal user=app dbname=db sslmode=require",
             "not a url",
         ] {
             assert_eq!(tls_of(url, false), None, "{url}");
