@@ -21,10 +21,12 @@
 //! previous one; no request is answered from inputs older than its own arrival.
 //!
 //! On PostgreSQL each server worker has rounds of its own, on a connection of its own that its
-//! event loop drives (`mark_reads`), where that connection needs no TLS that libpq would use:
-//! when the mark has not moved, no other thread is involved. When it moved, the events are read
-//! on a blocking thread as in the shared check. Elsewhere (TLS beyond this machine) the shared
-//! check stays.
+//! event loop drives (`mark_reads`, with TLS where libpq would use it): the mark and, when it
+//! moved, the events since are read there, and no other thread is involved. More than a page of
+//! events, a restored outbox or a failed read goes to the shared check; so does every round
+//! where that connection would differ from libpq's (e.g. a certificate libpq would verify).
+//!
+//! Events that only report an opening of health data (`CHANGES_NO_INPUT`) drop nothing.
 //!
 //! On SQLite each request reads the mark itself, on the worker thread, and only goes to the shared
 //! check when it moved. The read is a few microseconds of local file access and a WAL reader never

@@ -20,9 +20,9 @@
 //!   as the URL says, and like libpq in these modes the server's certificate is not checked
 //!   against any authority: the handshake proves the server holds the key of the certificate it
 //!   shows, and nothing more. libpq checks it when a root certificate file applies (`sslrootcert`,
-//!   `~/.postgresql/root.crt`, `PGSSLROOTCERT`), so then, as with `verify-ca`/`verify-full`,
-//!   any other option this crate does not know, or any `PGSSL*` variable in the environment, the
-//!   shared check stays.
+//!   `~/.postgresql/root.crt`, `PGSSLROOTCERT`), so where TLS would be used and such a file or
+//!   any `PGSSL*` variable is there, the shared check stays; so it does with `verify-ca` and
+//!   `verify-full`, and with any option this crate does not know.
 
 use persistence::outbox::EventRef;
 use persistence::watermark::Watermark;
@@ -34,7 +34,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, NoTls, Socket, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// After a failed connection attempt a worker uses the shared check this long before it tries
@@ -85,12 +86,12 @@ fn own_reads_with(url: &str, libpq_reads_more: impl Fn() -> bool) -> Option<OwnR
         // A TLS handshake here needs a host name (not only `hostaddr`), and `require` over a
         // socket would refuse what libpq accepts.
         _ if hosts.is_empty() || hosts.iter().any(unix) => return None,
-        SslMode::Prefer | SslMode::Require => Some(MakeRustlsConnect::new(unverified_tls()?)),
+        // Where libpq would use TLS, only if it would not check more than this connection does.
+        SslMode::Prefer | SslMode::Require if !libpq_reads_more() => {
+            Some(MakeRustlsConnect::new(unverified_tls()?))
+        }
         _ => return None,
     };
-    if libpq_reads_more() {
-        return None;
-    }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
@@ -257,25 +258,24 @@ impl MarkReader {
 
 /// A connection whose task runs on the calling thread's event loop.
 async fn open(how: &OwnReads) -> Result<Client, tokio_postgres::Error> {
-    let client = match &how.tls {
-        None => {
-            let (client, connection) = how.config.connect(NoTls).await?;
-            actix_web::rt::spawn(drive(connection));
-            client
-        }
-        Some(tls) => {
-            let (client, connection) = how.config.connect(tls.clone()).await?;
-            actix_web::rt::spawn(drive(connection));
-            client
-        }
-    };
-    Ok(client)
+    match &how.tls {
+        None => open_with(&how.config, NoTls).await,
+        Some(tls) => open_with(&how.config, tls.clone()).await,
+    }
 }
 
-async fn drive(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
-    if let Err(e) = connection.await {
-        tracing::warn!(error = %e, "decision cache: a worker's own connection ended");
-    }
+async fn open_with<T>(config: &Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    actix_web::rt::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "decision cache: a worker's own connection ended");
+        }
+    });
+    Ok(client)
 }
 
 /// A statement's answer within [`READ_TIMEOUT`].
@@ -330,9 +330,17 @@ mod tests {
         ] {
             assert_eq!(tls_of(url, false), None, "{url}");
         }
-        // A root certificate file or PGSSL* settings that libpq would read.
+        // A root certificate file or PGSSL* settings that libpq would read where it uses TLS;
+        // on this machine's loopback the connection stays plain as before.
         assert_eq!(tls_of("postgres://app@db.internal/db", true), None);
-        assert_eq!(tls_of("postgres://postgres@127.0.0.1/db", true), None);
+        assert_eq!(
+            tls_of("postgres://postgres@127.0.0.1/db?sslmode=require", true),
+            None
+        );
+        assert_eq!(
+            tls_of("postgres://postgres@127.0.0.1/db", true),
+            Some(false)
+        );
     }
 
     /// The test server has TLS on (as this machine's PostgreSQL, which libpq's `prefer` finds):
