@@ -139,6 +139,13 @@ impl ManageConnection for Manager {
     }
 }
 
+/// One connection to `url`, outside any pool, set up like the pool's.
+pub fn open_one(url: &str) -> Result<AnyConnection, StoreError> {
+    Manager::for_url(url)
+        .connect()
+        .map_err(|e| StoreError::Connect(e.to_string()))
+}
+
 /// The database: a pool of connections of one backend.
 #[derive(Clone)]
 pub struct Db {
@@ -196,9 +203,7 @@ impl Db {
     /// small statement after another (the decision cache's check) and should not pay the pool's
     /// check-out test (a `SELECT 1` round trip) each time. The caller drops it after an error.
     pub fn dedicated(&self) -> Result<AnyConnection, StoreError> {
-        Manager::for_url(&self.url)
-            .connect()
-            .map_err(|e| StoreError::Connect(e.to_string()))
+        open_one(&self.url)
     }
 
     /// A connection of its own for one-statement reads made on a request's own thread: as

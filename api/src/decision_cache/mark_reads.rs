@@ -19,18 +19,27 @@
 //! - `sslmode=prefer` to another host, or `sslmode=require`: TLS (rustls), preferred or required
 //!   as the URL says, and like libpq in these modes the server's certificate is not checked
 //!   against any authority: the handshake proves the server holds the key of the certificate it
-//!   shows, and nothing more. libpq checks it when a root certificate file applies (`sslrootcert`,
-//!   `~/.postgresql/root.crt`, `PGSSLROOTCERT`), so where TLS would be used and such a file or
-//!   any `PGSSL*` variable is there, the shared check stays; so it does with `verify-ca` and
-//!   `verify-full`, and with any option this crate does not know.
+//!   shows, and nothing more. libpq checks it when its default root certificate file
+//!   (`~/.postgresql/root.crt`) is there, so then the shared check stays;
+//! - `sslmode=verify-ca` / `verify-full` in a `postgres://` URL: TLS whose certificate must chain
+//!   to the roots of `sslrootcert` (or the default root file), and for `verify-full` name the
+//!   host, as libpq checks it. libpq 16's `sslrootcert=system`, a default revocation list
+//!   (`~/.postgresql/root.crl`) and these modes in a key-value string keep the shared check.
+//!
+//! Any `PGSSL*` (or service file) variable where TLS would be used, and any option tokio-postgres
+//! does not know (`sslcert`, `sslcrl`, ...), keep the shared check too: libpq would read them.
 
 use persistence::outbox::EventRef;
 use persistence::watermark::Watermark;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::verify_server_cert_signed_by_trust_anchor;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::server::ParsedCertificate;
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode};
@@ -70,15 +79,17 @@ pub struct OwnReads {
 /// How to make a worker's own connections to `url`, or `None` where they would differ from
 /// libpq's in more than loopback encryption (see the module documentation).
 pub fn own_reads_for(url: &str) -> Option<OwnReads> {
-    own_reads_with(url, libpq_reads_more)
+    own_reads_with(url, &Libpq::of_this_process())
 }
 
 /// [`own_reads_for`], with what libpq would read beyond the URL given.
-fn own_reads_with(url: &str, libpq_reads_more: impl Fn() -> bool) -> Option<OwnReads> {
+fn own_reads_with(url: &str, libpq: &Libpq) -> Option<OwnReads> {
+    let (url, verify) = verify_options(url, libpq)?;
     let mut config: Config = url.parse().ok()?;
     let hosts = config.get_hosts();
     let unix = |h: &Host| !matches!(h, Host::Tcp(_));
-    let tls = match config.get_ssl_mode() {
+    let mode = config.get_ssl_mode();
+    let tls = match mode {
         SslMode::Disable => None,
         // libpq never uses TLS on a Unix-domain socket, whatever the mode says.
         _ if !hosts.is_empty() && hosts.iter().all(unix) => None,
@@ -86,9 +97,14 @@ fn own_reads_with(url: &str, libpq_reads_more: impl Fn() -> bool) -> Option<OwnR
         // A TLS handshake here needs a host name (not only `hostaddr`), and `require` over a
         // socket would refuse what libpq accepts.
         _ if hosts.is_empty() || hosts.iter().any(unix) => return None,
-        // Where libpq would use TLS, only if it would not check more than this connection does.
-        SslMode::Prefer | SslMode::Require if !libpq_reads_more() => {
-            Some(MakeRustlsConnect::new(unverified_tls()?))
+        // TLS settings in the environment or a service file: libpq's way.
+        _ if libpq.tls_env => return None,
+        // `verify-ca` / `verify-full` (given to tokio-postgres as `require`): checked as libpq
+        // checks, against the root certificate file it would read.
+        _ if verify.is_some() => Some(MakeRustlsConnect::new(tls(verify.as_ref())?)),
+        // With a default root certificate file libpq checks even under `prefer` and `require`.
+        SslMode::Prefer | SslMode::Require if !libpq.has(ROOT_CERT) => {
+            Some(MakeRustlsConnect::new(tls(None)?))
         }
         _ => return None,
     };
@@ -101,49 +117,164 @@ fn own_reads_with(url: &str, libpq_reads_more: impl Fn() -> bool) -> Option<OwnR
     Some(OwnReads { config, tls })
 }
 
-/// Whether libpq would take connection settings from outside the URL that this crate does not:
-/// TLS settings from the environment or a service file, or the default root certificate file
-/// (with it libpq checks the server's certificate even under `prefer` and `require`).
-fn libpq_reads_more() -> bool {
-    let from_env = std::env::vars_os().any(|(k, _)| {
-        let k = k.to_string_lossy();
-        k.starts_with("PGSSL") || k == "PGREQUIRESSL" || k.starts_with("PGSERVICE")
-    });
-    let root_file = std::env::var_os("HOME").is_some_and(|home| {
-        std::path::Path::new(&home)
-            .join(".postgresql/root.crt")
-            .exists()
-    });
-    from_env || root_file
+/// libpq's default root certificate file and revocation list, in `~/.postgresql/`.
+const ROOT_CERT: &str = "root.crt";
+const ROOT_CRL: &str = "root.crl";
+
+/// What libpq would read beyond the URL.
+struct Libpq {
+    /// TLS settings from the environment or a service file (`PGSSL*`, `PGREQUIRESSL`,
+    /// `PGSERVICE*`), which this crate does not read.
+    tls_env: bool,
+    /// Where libpq looks for its default files (`$HOME/.postgresql`).
+    dir: Option<PathBuf>,
 }
 
-/// TLS that encrypts without checking the server's certificate against any authority, as libpq
-/// does under `prefer` and `require` without a root certificate file. The handshake's signatures
-/// are still verified.
-fn unverified_tls() -> Option<rustls::ClientConfig> {
+impl Libpq {
+    fn of_this_process() -> Libpq {
+        let tls_env = std::env::vars_os().any(|(k, _)| {
+            let k = k.to_string_lossy();
+            k.starts_with("PGSSL") || k == "PGREQUIRESSL" || k.starts_with("PGSERVICE")
+        });
+        let dir = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".postgresql"));
+        Libpq { tls_env, dir }
+    }
+
+    fn default_file(&self, name: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(name))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.default_file(name).is_some_and(|f| f.exists())
+    }
+}
+
+/// `sslmode=verify-ca` or `verify-full`, with the root certificates to check against.
+#[derive(Debug, PartialEq)]
+struct Verify {
+    /// `verify-full`: the certificate must also name the host connected to.
+    host_name: bool,
+    roots: PathBuf,
+}
+
+/// The URL for tokio-postgres, which knows neither the verifying modes nor `sslrootcert`: with
+/// one of them, that mode (and its root file) is taken out and `sslmode=require` put in its
+/// place. `None` where the check would not be libpq's: the root file is libpq 16's `system`, no
+/// root file is named and the default one is missing (libpq refuses to connect then), or a
+/// default revocation list is there (libpq would honour it; rustls is not given one here).
+/// Key-value connection strings are left as they are: tokio-postgres refuses these modes there,
+/// so the shared check stays.
+fn verify_options(url: &str, libpq: &Libpq) -> Option<(String, Option<Verify>)> {
+    let unchanged = || Some((url.to_owned(), None));
+    let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let Some((base, query)) = url.split_once('?').filter(|_| is_url) else {
+        return unchanged();
+    };
+    let decode = |v: &str| {
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8()
+            .map(|v| v.into_owned())
+    };
+    let mut mode = None;
+    let mut roots = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => mode = Some(decode(value).ok()?),
+            "sslrootcert" => roots = Some(decode(value).ok()?),
+            _ => kept.push(pair),
+        }
+    }
+    let host_name = match mode.as_deref() {
+        Some("verify-full") => true,
+        Some("verify-ca") => false,
+        // Anything else is tokio-postgres's to read (or refuse), as it was.
+        _ => return unchanged(),
+    };
+    let roots = match roots {
+        Some(file) if file == "system" => return None,
+        Some(file) => PathBuf::from(file),
+        None => libpq.default_file(ROOT_CERT).filter(|f| f.exists())?,
+    };
+    if libpq.has(ROOT_CRL) {
+        return None;
+    }
+    kept.push("sslmode=require");
+    Some((
+        format!("{base}?{}", kept.join("&")),
+        Some(Verify { host_name, roots }),
+    ))
+}
+
+/// The TLS of a worker's own connection. Without `verify`, as libpq under `prefer` and `require`
+/// with no root certificate file: the server's certificate is not checked against any authority
+/// (the handshake's signatures still are). With it, as libpq under `verify-ca` (the certificate
+/// chains to one of the roots) or `verify-full` (and it names the host). rustls is stricter than
+/// OpenSSL in places (a certificate that names its host only in the common name, with no subject
+/// alternative names, fails `verify-full` here): such a connection fails, and the shared check,
+/// with libpq, decides.
+fn tls(verify: Option<&Verify>) -> Option<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .ok()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-        .with_no_client_auth();
-    Some(config)
+        .ok()?;
+    let verifier = match verify {
+        None => LibpqVerifier {
+            provider,
+            roots: None,
+        },
+        Some(v) => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(&v.roots).ok()? {
+                roots.add(cert.ok()?).ok()?;
+            }
+            if roots.is_empty() {
+                return None;
+            }
+            if v.host_name {
+                return Some(builder.with_root_certificates(roots).with_no_client_auth());
+            }
+            LibpqVerifier {
+                provider,
+                roots: Some(Arc::new(roots)),
+            }
+        }
+    };
+    Some(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+    )
 }
 
-/// Accepts the server's certificate as libpq's `prefer`/`require` do (see [`unverified_tls`]).
+/// The server certificate checks of libpq's `prefer` and `require` (no roots: any certificate)
+/// and `verify-ca` (roots: it must chain to one, whatever host it names). See [`tls`].
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
+struct LibpqVerifier {
+    provider: Arc<CryptoProvider>,
+    roots: Option<Arc<RootCertStore>>,
+}
 
-impl ServerCertVerifier for AnyCertificate {
+impl ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(roots) = &self.roots {
+            verify_server_cert_signed_by_trust_anchor(
+                &ParsedCertificate::try_from(end_entity)?,
+                roots,
+                intermediates,
+                now,
+                self.provider.signature_verification_algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -157,7 +288,7 @@ impl ServerCertVerifier for AnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -171,12 +302,14 @@ impl ServerCertVerifier for AnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -292,9 +425,28 @@ async fn timed<T>(
 mod tests {
     use super::*;
 
+    /// A root certificate of an authority no test server's certificate comes from.
+    const UNRELATED_ROOT: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/decision_cache/testdata/unrelated-root.pem"
+    );
+
+    /// libpq's outside settings as a test sets them: none, unless `dir` holds default files.
+    fn libpq(tls_env: bool, dir: Option<&std::path::Path>) -> Libpq {
+        Libpq {
+            tls_env,
+            dir: dir.map(std::path::Path::to_path_buf),
+        }
+    }
+
     /// Whether a worker's own connection to `url` is made, and with TLS.
     fn tls_of(url: &str, libpq_reads_more: bool) -> Option<bool> {
-        own_reads_with(url, || libpq_reads_more).map(|how| how.tls.is_some())
+        let outside = if libpq_reads_more {
+            libpq(true, None)
+        } else {
+            libpq(false, None)
+        };
+        own_reads_with(url, &outside).map(|how| how.tls.is_some())
     }
 
     #[test]
@@ -318,11 +470,14 @@ mod tests {
             assert_eq!(tls_of(url, false), Some(true), "{url}");
         }
         for url in [
-            // libpq checks the certificate: keep its way.
+            // libpq checks the certificate against a root file that is not there: it refuses.
             "postgres://app@db.internal/db?sslmode=verify-full",
-            "postgres://app@db.internal/db?sslmode=verify-ca&sslrootcert=/etc/ca.pem",
+            // Verifying modes in a key-value string, which tokio-postgres refuses.
+            "host=db.internal user=app dbname=db sslmode=verify-full",
             // An option tokio-postgres does not know.
             "postgres://app@db.internal/db?sslcert=/etc/client.pem",
+            // A root file under `require`: libpq checks the chain then; keep its way.
+            "postgres://app@db.internal/db?sslmode=require&sslrootcert=/etc/ca.pem",
             // TLS with no host name to give the handshake, or partly over a socket.
             "hostaddr=10.0.0.5 user=app dbname=db",
             "host=/var/run/postgresql,db.internal user=app dbname=db sslmode=require",
@@ -330,8 +485,8 @@ mod tests {
         ] {
             assert_eq!(tls_of(url, false), None, "{url}");
         }
-        // A root certificate file or PGSSL* settings that libpq would read where it uses TLS;
-        // on this machine's loopback the connection stays plain as before.
+        // PGSSL* settings, or a default root certificate file, that libpq would read where it
+        // uses TLS; on this machine's loopback the connection stays plain as before.
         assert_eq!(tls_of("postgres://app@db.internal/db", true), None);
         assert_eq!(
             tls_of("postgres://postgres@127.0.0.1/db?sslmode=require", true),
@@ -341,27 +496,90 @@ mod tests {
             tls_of("postgres://postgres@127.0.0.1/db", true),
             Some(false)
         );
+        let dir = tempfile_dir("root-crt");
+        std::fs::copy(UNRELATED_ROOT, dir.join(ROOT_CERT)).expect("copy");
+        let with_root = libpq(false, Some(&dir));
+        let tls = |url: &str| own_reads_with(url, &with_root).map(|how| how.tls.is_some());
+        assert_eq!(tls("postgres://app@db.internal/db?sslmode=require"), None);
+        assert_eq!(tls("postgres://postgres@127.0.0.1/db"), Some(false));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn verifying_modes_check_against_the_root_file_libpq_would_read() {
+        let named = format!(
+            "postgres://app@db.internal:5433/db?application_name=x&sslmode=verify-ca&sslrootcert={}",
+            UNRELATED_ROOT.replace('/', "%2F")
+        );
+        let (url, verify) = verify_options(&named, &libpq(false, None)).expect("supported");
+        assert_eq!(
+            url,
+            "postgres://app@db.internal:5433/db?application_name=x&sslmode=require"
+        );
+        assert_eq!(
+            verify,
+            Some(Verify {
+                host_name: false,
+                roots: PathBuf::from(UNRELATED_ROOT)
+            })
+        );
+        let how = own_reads_with(&named, &libpq(false, None)).expect("own reads");
+        assert!(how.tls.is_some());
+        assert_eq!(how.config.get_ssl_mode(), SslMode::Require);
+
+        // No root file named: libpq's default one, when it is there.
+        let dir = tempfile_dir("verify");
+        let default_only = libpq(false, Some(&dir));
+        let full = "postgres://app@db.internal/db?sslmode=verify-full";
+        assert!(own_reads_with(full, &default_only).is_none());
+        std::fs::copy(UNRELATED_ROOT, dir.join(ROOT_CERT)).expect("copy");
+        let (_, verify) = verify_options(full, &default_only).expect("supported");
+        assert_eq!(
+            verify,
+            Some(Verify {
+                host_name: true,
+                roots: dir.join(ROOT_CERT)
+            })
+        );
+        assert!(own_reads_with(full, &default_only).is_some_and(|how| how.tls.is_some()));
+        // Over a Unix-domain socket libpq uses no TLS, verifying mode or not.
+        let socket = "postgres://app@%2Fvar%2Frun%2Fpostgresql/db?sslmode=verify-full";
+        assert!(own_reads_with(socket, &default_only).is_some_and(|how| how.tls.is_none()));
+
+        // What libpq would check beyond the roots, or roots this crate cannot read: its way.
+        assert!(own_reads_with(full, &libpq(true, Some(&dir))).is_none());
+        let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        for roots in ["system", "/nonexistent/root.crt", not_pem] {
+            let url = format!("{full}&sslrootcert={roots}");
+            assert!(own_reads_with(&url, &default_only).is_none(), "{roots}");
+        }
+        std::fs::write(dir.join(ROOT_CRL), "").expect("crl");
+        assert!(own_reads_with(full, &default_only).is_none());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A new empty folder for one test's default files.
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "mark-reads-{name}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
     }
 
     /// The test server has TLS on (as this machine's PostgreSQL, which libpq's `prefer` finds):
     /// `require` encrypts the worker's connection, while on loopback `prefer` keeps it plain.
     #[actix_web::test]
     async fn require_encrypts_and_loopback_prefer_does_not() {
-        let admin = match std::env::var("TEST_DATABASE_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
-                );
-                eprintln!("PostgreSQL not configured (TEST_DATABASE_URL): skipping");
-                return;
-            }
+        let Some(admin) = test_database_url() else {
+            return;
         };
         let separator = if admin.contains('?') { '&' } else { '?' };
         for mode in ["require", "prefer"] {
             let url = format!("{admin}{separator}sslmode={mode}");
-            let how = own_reads_with(&url, || false).expect("own reads");
+            let how = own_reads_with(&url, &libpq(false, None)).expect("own reads");
             // Plain only for `prefer` on this machine.
             let encrypted = how.tls.is_some();
             assert_eq!(
@@ -377,6 +595,78 @@ mod tests {
                 .await
                 .expect("pg_stat_ssl");
             assert_eq!(row.get::<_, bool>(0), encrypted, "{url}");
+        }
+    }
+
+    /// Each verifying URL gives a worker's connection exactly when libpq connects, against the
+    /// test server's own certificate (self-signed for `localhost` on these machines) and against
+    /// a root it does not come from.
+    #[actix_web::test]
+    async fn verifying_modes_connect_where_libpq_does() {
+        let Some(admin) = test_database_url() else {
+            return;
+        };
+        let plain = own_reads_with(&admin, &libpq(false, None)).expect("own reads");
+        let client = open(&plain).await.expect("connect");
+        let pem: String = client
+            .query_one("SELECT pg_read_file(current_setting('ssl_cert_file'))", &[])
+            .await
+            .expect("the server's certificate (superuser)")
+            .get(0);
+        let dir = tempfile_dir("server-cert");
+        let server_root = dir.join("server.pem");
+        std::fs::write(&server_root, pem).expect("write");
+        let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+        let mut cases = Vec::new();
+        for (host, mode, roots) in [
+            ("127.0.0.1", "verify-ca", server_root.as_path()),
+            ("localhost", "verify-full", server_root.as_path()),
+            ("127.0.0.1", "verify-full", server_root.as_path()),
+            (
+                "127.0.0.1",
+                "verify-ca",
+                std::path::Path::new(UNRELATED_ROOT),
+            ),
+        ] {
+            url.set_host(Some(host)).expect("host");
+            url.query_pairs_mut()
+                .clear()
+                .append_pair("sslmode", mode)
+                .append_pair("sslrootcert", &roots.to_string_lossy());
+            let how = own_reads_with(url.as_str(), &libpq(false, None)).expect("own reads");
+            let own = match open(&how).await {
+                Ok(c) => c
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await
+                    .expect("pg_stat_ssl")
+                    .get::<_, bool>(0),
+                Err(_) => false,
+            };
+            let libpq_connects = persistence::db::open_one(url.as_str()).is_ok();
+            assert_eq!(own, libpq_connects, "{host} {mode} {}", roots.display());
+            cases.push(own);
+        }
+        std::fs::remove_dir_all(&dir).ok();
+        // The chain to the server's own certificate holds; the unrelated root does not.
+        assert!(cases[0], "verify-ca against the server's certificate");
+        assert!(!cases[3], "verify-ca against an unrelated root");
+    }
+
+    /// The PostgreSQL of the tests, or `None` (and a note) where there is none; CI must have one.
+    fn test_database_url() -> Option<String> {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(u) if !u.is_empty() => Some(u),
+            _ => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
+                );
+                eprintln!("PostgreSQL not configured (TEST_DATABASE_URL): skipping");
+                None
+            }
         }
     }
 }
