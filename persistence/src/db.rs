@@ -139,6 +139,23 @@ impl ManageConnection for Manager {
     }
 }
 
+/// The PostgreSQL server of the tests: `TEST_DATABASE_URL` (scripts/test sets it when a server
+/// answers), or `None` with a note on stderr. Under `CI=true` a missing server is a failure, not a
+/// skip. For tests only (here and in `api`); the server never reads it.
+pub fn test_database_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true needs PostgreSQL: set TEST_DATABASE_URL (scripts/test does)"
+            );
+            eprintln!("PostgreSQL not configured (TEST_DATABASE_URL): skipping");
+            None
+        }
+    }
+}
+
 /// One connection to `url`, outside any pool, set up like the pool's.
 pub fn open_one(url: &str) -> Result<AnyConnection, StoreError> {
     Manager::for_url(url)

@@ -45,16 +45,7 @@ pub(crate) fn sqlite() -> Scratch {
 }
 
 pub(crate) fn postgres() -> Option<Scratch> {
-    let admin = match std::env::var("TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
-            );
-            return None;
-        }
-    };
+    let admin = crate::db::test_database_url()?;
     let name = format!("portal_persist_{}", uuid::Uuid::new_v4().simple());
     let mut c = PgConnection::establish(&admin).unwrap();
     diesel::sql_query(format!("CREATE DATABASE {name}"))

@@ -573,7 +573,7 @@ mod tests {
     /// `require` encrypts the worker's connection, while on loopback `prefer` keeps it plain.
     #[actix_web::test]
     async fn require_encrypts_and_loopback_prefer_does_not() {
-        let Some(admin) = test_database_url() else {
+        let Some(admin) = persistence::db::test_database_url() else {
             return;
         };
         let separator = if admin.contains('?') { '&' } else { '?' };
@@ -603,7 +603,7 @@ mod tests {
     /// a root it does not come from.
     #[actix_web::test]
     async fn verifying_modes_connect_where_libpq_does() {
-        let Some(admin) = test_database_url() else {
+        let Some(admin) = persistence::db::test_database_url() else {
             return;
         };
         let plain = own_reads_with(&admin, &libpq(false, None)).expect("own reads");
@@ -653,20 +653,5 @@ mod tests {
         // The chain to the server's own certificate holds; the unrelated root does not.
         assert!(cases[0], "verify-ca against the server's certificate");
         assert!(!cases[3], "verify-ca against an unrelated root");
-    }
-
-    /// The PostgreSQL of the tests, or `None` (and a note) where there is none; CI must have one.
-    fn test_database_url() -> Option<String> {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(u) if !u.is_empty() => Some(u),
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "CI=true needs PostgreSQL (TEST_DATABASE_URL)"
-                );
-                eprintln!("PostgreSQL not configured (TEST_DATABASE_URL): skipping");
-                None
-            }
-        }
     }
 }
