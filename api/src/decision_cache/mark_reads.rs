@@ -88,8 +88,7 @@ fn own_reads_with(url: &str, libpq: &Libpq) -> Option<OwnReads> {
     let mut config: Config = url.parse().ok()?;
     let hosts = config.get_hosts();
     let unix = |h: &Host| !matches!(h, Host::Tcp(_));
-    let mode = config.get_ssl_mode();
-    let tls = match mode {
+    let tls = match config.get_ssl_mode() {
         SslMode::Disable => None,
         // libpq never uses TLS on a Unix-domain socket, whatever the mode says.
         _ if !hosts.is_empty() && hosts.iter().all(unix) => None,
@@ -441,12 +440,7 @@ mod tests {
 
     /// Whether a worker's own connection to `url` is made, and with TLS.
     fn tls_of(url: &str, libpq_reads_more: bool) -> Option<bool> {
-        let outside = if libpq_reads_more {
-            libpq(true, None)
-        } else {
-            libpq(false, None)
-        };
-        own_reads_with(url, &outside).map(|how| how.tls.is_some())
+        own_reads_with(url, &libpq(libpq_reads_more, None)).map(|how| how.tls.is_some())
     }
 
     #[test]
