@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use domain::access_switches::{AccessSwitches, Switch};
 
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = sw, treat_none_as_null = true)]
+#[diesel(table_name = sw, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct Row {
     citizen_id: String,
     services_removed_at: Option<NaiveDateTime>,

@@ -38,7 +38,7 @@ pub struct Lifting {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = cr)]
+#[diesel(table_name = cr, treat_none_as_default_value = false)]
 struct Row {
     id: String,
     child_id: String,

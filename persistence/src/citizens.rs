@@ -9,7 +9,7 @@ use domain::consent::{ConsentLevel, TermsConsent};
 use domain::identity::NationalId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = citizens)]
+#[diesel(table_name = citizens, treat_none_as_default_value = false)]
 struct CitizenRow {
     id: String,
     national_id: String,

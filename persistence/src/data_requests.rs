@@ -21,7 +21,7 @@ pub struct StoredRequest {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = dr, treat_none_as_null = true)]
+#[diesel(table_name = dr, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct Row {
     id: String,
     subject_id: String,

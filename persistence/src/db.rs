@@ -289,9 +289,13 @@ impl Db {
 /// SQLite needs nothing: it has one writer at a time.
 pub fn lock_citizen(conn: &mut AnyConnection, citizen_id: &str) -> Result<(), DieselError> {
     if let AnyConnection::Postgresql(pg) = conn {
-        use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT id FROM citizens WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(citizen_id)
+        use crate::schema::citizens;
+        use diesel::{QueryDsl, RunQueryDsl};
+        // Written with the query builder rather than as SQL text: diesel keeps it prepared.
+        citizens::table
+            .find(citizen_id)
+            .select(citizens::id)
+            .for_update()
             .execute(pg)?;
     }
     Ok(())

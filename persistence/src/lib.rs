@@ -9,6 +9,11 @@
 //! adds a bound `LIMIT ?`, and SQLite re-prepares a statement on every execution after a value is
 //! bound to its `LIMIT` (measured: the decision cache's check spent 70 % of its time re-parsing).
 //! Keep `first` (or `limit`) where PostgreSQL needs the limit to plan a top-N scan of many rows.
+//!
+//! Every `Insertable` row says `treat_none_as_default_value = false`. No column has a default, so
+//! a `None` means NULL either way; but diesel's default (a `None` may become `DEFAULT`) makes the
+//! statement's text depend on the values, so it cannot keep the insert prepared, and PostgreSQL
+//! parses and plans every insert again.
 
 pub mod access_switches;
 pub mod children;

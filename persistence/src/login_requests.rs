@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = login_requests)]
+#[diesel(table_name = login_requests, treat_none_as_default_value = false)]
 struct Row {
     state_hash: String,
     browser_hash: String,

@@ -32,7 +32,7 @@ impl Contact {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = cd, treat_none_as_null = true)]
+#[diesel(table_name = cd, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct ContactRow {
     citizen_id: String,
     email: Option<String>,
@@ -171,7 +171,7 @@ pub struct Notification {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = nt)]
+#[diesel(table_name = nt, treat_none_as_default_value = false)]
 struct NotificationRow {
     id: String,
     citizen_id: String,

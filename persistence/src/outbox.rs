@@ -35,7 +35,7 @@ pub struct Event {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = outbox)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 struct NewRow<'a> {
     event_id: &'a str,
     event_type: &'a str,

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use domain::powers_of_attorney::{Coverage, EndReason, Grant, Party, ServiceArea};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = poa)]
+#[diesel(table_name = poa, treat_none_as_default_value = false)]
 struct Row {
     id: String,
     grantor_id: String,

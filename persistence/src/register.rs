@@ -357,7 +357,7 @@ pub fn parse_extract(json: &[u8], policy: IdPolicy) -> Result<Vec<ValidPerson>, 
 // ------------------------------------------------------------------ storage
 
 #[derive(Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = register_persons)]
+#[diesel(table_name = register_persons, treat_none_as_default_value = false)]
 struct PersonRow {
     national_id: String,
     given_name: String,

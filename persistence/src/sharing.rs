@@ -29,7 +29,7 @@ pub struct StoredChoice {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = sr)]
+#[diesel(table_name = sr, treat_none_as_default_value = false)]
 struct Row {
     id: String,
     citizen_id: String,
@@ -209,7 +209,7 @@ pub struct StoredOpening {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = so)]
+#[diesel(table_name = so, treat_none_as_default_value = false)]
 struct OpeningRow {
     id: String,
     citizen_id: String,

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use domain::summary_care_record::RecordState;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = scr, treat_none_as_null = true)]
+#[diesel(table_name = scr, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct Row {
     citizen_id: String,
     state: String,

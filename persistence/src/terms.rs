@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use domain::consent::{ConsentLevel, TermsChange};
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = terms_history)]
+#[diesel(table_name = terms_history, treat_none_as_default_value = false)]
 struct NewRow<'a> {
     citizen_id: &'a str,
     action: &'a str,

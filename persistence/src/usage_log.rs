@@ -21,7 +21,7 @@ struct Row {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = usage_log)]
+#[diesel(table_name = usage_log, treat_none_as_default_value = false)]
 struct NewRow<'a> {
     subject_id: &'a str,
     seq: i64,

@@ -25,7 +25,7 @@ pub struct Endpoint {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = we)]
+#[diesel(table_name = we, treat_none_as_default_value = false)]
 struct EndpointRow {
     id: String,
     client_id: String,
@@ -181,7 +181,7 @@ pub struct DeliveryRow {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = wd)]
+#[diesel(table_name = wd, treat_none_as_default_value = false)]
 struct NewDelivery<'a> {
     id: &'a str,
     endpoint_id: &'a str,
