@@ -7,13 +7,6 @@ use crate::schema::outbox;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-/// The advisory-lock key that orders outbox writers on PostgreSQL ("outbox" in ASCII). The
-/// migration `2026-12-02-000014_decision_marks` repeats it in decimal (its register trigger takes
-/// the same lock) and relies on every insert into `outbox` going through [`append`]: the trigger
-/// there sets the decision mark to the inserted position, which is the newest committed one only
-/// because writers queue on this lock.
-pub(crate) const OUTBOX_LOCK: i64 = 0x6f7574626f78;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub event_id: String,
@@ -48,15 +41,15 @@ struct NewRow<'a> {
 ///
 /// Readers must never skip an event that commits late. Positions come from a sequence, and two
 /// transactions can commit in the opposite order of the positions they drew; a reader that had
-/// already passed the higher one would miss the lower for good. So on PostgreSQL the append takes
-/// a transaction-scoped advisory lock first: outbox writers queue up, and each one's position is
-/// drawn and committed before the next one draws. SQLite has one writer at a time anyway.
+/// already passed the higher one would miss the lower for good. So on PostgreSQL the table's
+/// trigger (migration `2026-12-03-000015_outbox_positions`) takes a transaction-scoped advisory
+/// lock before it draws the position: outbox writers queue up, and each one's position is drawn
+/// and committed before the next one draws. The insert is the only round trip. The lock's key is
+/// "outbox" in ASCII (122550254464888); the register trigger of `2026-12-02-000014_decision_marks`
+/// takes it too, so the two locks are always taken in one order, and the decision mark that
+/// trigger's sibling sets on each insert is the newest committed position because of this queue.
+/// SQLite has one writer at a time anyway.
 pub fn append(conn: &mut AnyConnection, e: &NewEvent) -> Result<(), StoreError> {
-    if let AnyConnection::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(OUTBOX_LOCK)
-            .execute(pg)?;
-    }
     let payload = e.payload.to_string();
     diesel::insert_into(outbox::table)
         .values(NewRow {

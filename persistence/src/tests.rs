@@ -264,11 +264,17 @@ fn the_decision_mark_moves_with_each_event_and_each_import_that_changed_somethin
 }
 
 #[test]
-fn the_decision_mark_trigger_takes_the_outbox_writers_lock() {
+fn the_outbox_and_the_register_triggers_take_one_lock() {
     // A key changed on one side only would let an import and an outbox writer take the two
     // locks in opposite orders.
-    let up = include_str!("../../migrations/postgres/2026-12-02-000014_decision_marks/up.sql");
-    assert!(up.contains(&format!("pg_advisory_xact_lock({})", outbox::OUTBOX_LOCK)));
+    const OUTBOX_LOCK: i64 = 0x6f7574626f78; // "outbox" in ASCII
+    let lock = format!("pg_advisory_xact_lock({OUTBOX_LOCK})");
+    let register =
+        include_str!("../../migrations/postgres/2026-12-02-000014_decision_marks/up.sql");
+    let outbox =
+        include_str!("../../migrations/postgres/2026-12-03-000015_outbox_positions/up.sql");
+    assert!(register.contains(&lock));
+    assert!(outbox.contains(&lock));
 }
 
 #[test]
