@@ -134,8 +134,10 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// A connection left inside a transaction, or whose transaction state diesel lost track of,
+    /// is not handed out again.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -193,6 +195,8 @@ impl Db {
         }
         let pool = Pool::builder()
             .max_size(max_connections)
+            // `transaction` tests a connection by its BEGIN instead, and replaces a closed one.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(Manager::for_url(url))?;
         Ok(Db {
@@ -249,20 +253,36 @@ impl Db {
         done.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
-    /// True when the database answers and no migration is pending (the readiness check).
+    /// True when the database answers and no migration is pending (the readiness check). A pooled
+    /// connection that fails the check is replaced once (the pool does not test connections it
+    /// hands out), so that a database restart does not leave the instance unready.
     pub fn is_ready(&self) -> bool {
         let Ok(mut conn) = self.conn() else {
             return false;
         };
-        let pending = match &mut *conn {
+        let pending = |conn: &mut AnyConnection| match conn {
             AnyConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
             AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
         };
-        matches!(pending, Ok(false))
+        match pending(&mut conn) {
+            Ok(pending) => !pending,
+            Err(_) => match open_one(&self.url) {
+                Ok(fresh) => {
+                    *conn = fresh;
+                    matches!(pending(&mut conn), Ok(false))
+                }
+                Err(_) => false,
+            },
+        }
     }
 
     /// Runs `f` in one transaction, again (up to a few times) when it fails with a write conflict.
     /// Blocking: call from a blocking thread.
+    ///
+    /// The pool does not test a connection when it hands it out (a `SELECT 1` round trip per
+    /// transaction); the `BEGIN` is the test. A connection the server closed (a restart, an idle
+    /// timeout) fails there, before `f` ran: it is replaced by a new one, once, and the
+    /// transaction runs on that.
     pub fn transaction<T, E, F>(&self, mut f: F) -> Result<T, E>
     where
         E: TxError,
@@ -271,9 +291,19 @@ impl Db {
         const ATTEMPTS: u32 = 6;
         let mut conn = self.conn()?;
         let mut attempt = 1;
+        let mut replaced = false;
         loop {
+            let mut began = false;
             let c: &mut AnyConnection = &mut conn;
-            match c.transaction(&mut f) {
+            match c.transaction(|c| {
+                began = true;
+                f(c)
+            }) {
+                Err(_) if !began && !replaced => {
+                    tracing::info!("database connection lost; opening another");
+                    *conn = open_one(&self.url)?;
+                    replaced = true;
+                }
                 Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                     tracing::debug!(attempt, "transaction conflict; retrying");
                     std::thread::sleep(Duration::from_millis(5 * u64::from(attempt * attempt)));

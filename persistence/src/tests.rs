@@ -580,3 +580,46 @@ fn a_log_cut_under_retention_still_verifies_and_goes_on_from_its_anchor() {
         assert!(usage_log::verify(&mut conn, &c.id).unwrap().is_err());
     });
 }
+
+#[test]
+fn connections_the_server_closed_are_replaced_without_a_failed_request() {
+    // The pool hands out connections untested; a restart of PostgreSQL (here: every backend of
+    // the database ended) must not turn into errors for the transactions that meet them, nor leave
+    // the instance unready.
+    let Some(pg) = crate::scratch::postgres() else {
+        return;
+    };
+    let db = &pg.db;
+    let end_every_backend = || {
+        use diesel::connection::SimpleConnection;
+        // Open all four of the pool's connections first, so that each is one the server closed.
+        let held: Vec<_> = (0..4).map(|_| db.conn().unwrap()).collect();
+        drop(held);
+        let mut admin = crate::db::open_one(db.url()).unwrap();
+        admin
+            .batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .unwrap();
+    };
+    end_every_backend();
+    // Four at once, so that each of the four closed connections is met.
+    let together = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                db.transaction(|conn| {
+                    together.wait();
+                    citizens::find_by_national_id(conn, &pid())
+                })
+                .expect("a transaction after the restart")
+            });
+        }
+    });
+    end_every_backend();
+    assert!(
+        db.is_ready(),
+        "the readiness check replaces the closed connection it met"
+    );
+}
