@@ -278,6 +278,51 @@ fn the_outbox_and_the_register_triggers_take_one_lock() {
 }
 
 #[test]
+fn outbox_positions_are_drawn_only_under_the_writers_lock() {
+    // `a_reader_never_skips_an_event_that_commits_late` cannot tell a lost lock (the decision
+    // mark's row also makes a second writer wait), so the migrated schema itself is checked: no
+    // column default that would draw before the lock, and one BEFORE INSERT trigger per row whose
+    // function takes the lock before it draws.
+    #[derive(diesel::QueryableByName)]
+    struct Schema {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        id_default: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        function: String,
+    }
+    let Some(pg) = crate::scratch::postgres() else {
+        return;
+    };
+    let mut conn = pg.db.conn().unwrap();
+    let AnyConnection::Postgresql(c) = &mut *conn else {
+        unreachable!("a PostgreSQL scratch database")
+    };
+    let found: Schema = diesel::sql_query(
+        "SELECT pg_get_expr(d.adbin, d.adrelid) AS id_default, pg_get_functiondef(t.tgfoid) AS function \
+         FROM pg_trigger t \
+         LEFT JOIN pg_attrdef d ON d.adrelid = t.tgrelid \
+           AND d.adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = t.tgrelid AND attname = 'id') \
+         WHERE t.tgrelid = 'outbox'::regclass AND NOT t.tgisinternal \
+           AND t.tgtype & 2 = 2 AND t.tgtype & 1 = 1 AND t.tgtype & 4 = 4 AND t.tgenabled <> 'D'",
+    )
+    .get_result(c)
+    .expect("one enabled BEFORE INSERT row trigger on outbox");
+    assert_eq!(
+        found.id_default, None,
+        "a default would draw before the trigger"
+    );
+    let lock = found
+        .function
+        .find("pg_advisory_xact_lock(122550254464888)");
+    let draw = found.function.find("nextval('outbox_id_seq'");
+    assert!(
+        matches!((lock, draw), (Some(l), Some(d)) if l < d),
+        "{}",
+        found.function
+    );
+}
+
+#[test]
 fn a_postgres_url_never_falls_back_to_a_sqlite_file() {
     use diesel::r2d2::ManageConnection;
     // Nothing listens on port 1: connecting must fail rather than create a file named like the URL.
