@@ -44,11 +44,9 @@ struct NewRow<'a> {
 /// already passed the higher one would miss the lower for good. So on PostgreSQL the table's
 /// trigger (migration `2026-12-03-000015_outbox_positions`) takes a transaction-scoped advisory
 /// lock before it draws the position: outbox writers queue up, and each one's position is drawn
-/// and committed before the next one draws. The insert is the only round trip. The lock's key is
-/// "outbox" in ASCII (122550254464888); the register trigger of `2026-12-02-000014_decision_marks`
-/// takes it too, so the two locks are always taken in one order, and the decision mark that
-/// trigger's sibling sets on each insert is the newest committed position because of this queue.
-/// SQLite has one writer at a time anyway.
+/// and committed before the next one draws, so the decision mark (set by the insert's `AFTER`
+/// trigger) is always the newest committed position. The insert is the only round trip. SQLite
+/// has one writer at a time anyway.
 pub fn append(conn: &mut AnyConnection, e: &NewEvent) -> Result<(), StoreError> {
     let payload = e.payload.to_string();
     diesel::insert_into(outbox::table)

@@ -263,18 +263,21 @@ fn the_decision_mark_moves_with_each_event_and_each_import_that_changed_somethin
     });
 }
 
+/// The advisory lock that orders outbox writers on PostgreSQL ("outbox" in ASCII), as the
+/// migrations' triggers take it.
+const OUTBOX_LOCK: &str = "pg_advisory_xact_lock(122550254464888)";
+
 #[test]
 fn the_outbox_and_the_register_triggers_take_one_lock() {
     // A key changed on one side only would let an import and an outbox writer take the two
     // locks in opposite orders.
-    const OUTBOX_LOCK: i64 = 0x6f7574626f78; // "outbox" in ASCII
-    let lock = format!("pg_advisory_xact_lock({OUTBOX_LOCK})");
+    assert_eq!(0x6f7574626f78_i64, 122550254464888);
     let register =
         include_str!("../../migrations/postgres/2026-12-02-000014_decision_marks/up.sql");
     let outbox =
         include_str!("../../migrations/postgres/2026-12-03-000015_outbox_positions/up.sql");
-    assert!(register.contains(&lock));
-    assert!(outbox.contains(&lock));
+    assert!(register.contains(OUTBOX_LOCK));
+    assert!(outbox.contains(OUTBOX_LOCK));
 }
 
 #[test]
@@ -311,9 +314,7 @@ fn outbox_positions_are_drawn_only_under_the_writers_lock() {
         found.id_default, None,
         "a default would draw before the trigger"
     );
-    let lock = found
-        .function
-        .find("pg_advisory_xact_lock(122550254464888)");
+    let lock = found.function.find(OUTBOX_LOCK);
     let draw = found.function.find("nextval('outbox_id_seq'");
     assert!(
         matches!((lock, draw), (Some(l), Some(d)) if l < d),

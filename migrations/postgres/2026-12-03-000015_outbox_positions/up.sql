@@ -9,8 +9,8 @@
 -- each one's position is drawn and committed before the next one draws. A column DEFAULT would
 -- draw before any trigger runs, so the default goes and this BEFORE trigger draws after the lock.
 -- Every insert into the table is ordered this way, not only those made through `append`.
--- The key is crate::outbox::OUTBOX_LOCK ("outbox" in ASCII), as in the register trigger of
--- 2026-12-02-000014_decision_marks.
+-- The key is "outbox" in ASCII (0x6f7574626f78), as in the register trigger of
+-- 2026-12-02-000014_decision_marks; persistence::tests checks that both use it.
 
 CREATE FUNCTION outbox_position_in_commit_order() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
