@@ -51,6 +51,9 @@ pub struct Config {
     pub webhook_max_attempts: u32,
     /// How long one delivery attempt may take.
     pub webhook_timeout_seconds: u64,
+    /// 32 random bytes, base64, that seal webhook signing secrets at rest
+    /// (`crate::webhook_secrets`); unset: secrets are stored as issued.
+    pub webhook_secret_key_file: Option<std::path::PathBuf>,
     /// Where email goes: `smtp://host:port` (plain, a local sink), `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS relay) or `smtps://user:pass@host:465`. Never logged.
     pub smtp_url: Option<String>,
@@ -199,6 +202,7 @@ impl Config {
                 .map_err(|_| ConfigError("WEBHOOK_MAX_ATTEMPTS is too large".into()))?
                 .max(1),
             webhook_timeout_seconds: parse_num("WEBHOOK_TIMEOUT_SECONDS", 10)?.max(1),
+            webhook_secret_key_file: get("WEBHOOK_SECRET_KEY_FILE").map(std::path::PathBuf::from),
             smtp_url: get("SMTP_URL").map(str::to_owned),
             mail_dir: get("MAIL_DIR").map(std::path::PathBuf::from),
             mail_from: get("MAIL_FROM")

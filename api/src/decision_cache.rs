@@ -788,36 +788,15 @@ mod tests {
     use domain::identity::IdPolicy;
     use persistence::outbox::NewEvent;
 
-    /// A migrated SQLite database in a fresh temporary file, removed when the test ends.
-    struct Scratch {
-        db: Db,
-        path: std::path::PathBuf,
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut p = self.path.clone().into_os_string();
-                p.push(suffix);
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
+    use crate::scratch_db::ScratchDb as Scratch;
 
     fn scratch() -> Scratch {
-        let scratch = empty_scratch();
-        scratch.db.migrate().expect("migrate");
-        scratch
+        Scratch::migrated("decision-cache")
     }
 
     /// A SQLite database with no tables.
     fn empty_scratch() -> Scratch {
-        let path = std::env::temp_dir().join(format!(
-            "decision-cache-{}.db",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let db = Db::connect(path.to_str().expect("a UTF-8 temp path"), 4).expect("connect");
-        Scratch { db, path }
+        Scratch::empty("decision-cache")
     }
 
     /// A cache of `max_entries` over a scratch database (keep the `Scratch` alive).

@@ -15,8 +15,11 @@ pub mod notify;
 pub mod notify_worker;
 pub mod openapi_doc;
 pub mod routes;
+#[cfg(test)]
+pub mod scratch_db;
 pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+pub mod webhook_secrets;
 pub mod webhook_worker;

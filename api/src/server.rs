@@ -10,6 +10,7 @@ use crate::clock::{DevClock, SystemClock};
 use crate::config::Config;
 use crate::openapi_doc::ApiDoc;
 use crate::state::AppState;
+use crate::webhook_secrets::Sealer;
 use crate::{routes, telemetry};
 
 pub fn http_client() -> std::io::Result<reqwest::Client> {
@@ -29,8 +30,13 @@ pub fn build_state(config: Config, db: persistence::Db) -> std::io::Result<AppSt
         None => Arc::new(SystemClock),
     };
     let proofs = ProofSigner::from_config(&config).map_err(std::io::Error::other)?;
+    let webhook_secrets = Sealer::from_config(&config).map_err(std::io::Error::other)?;
+    webhook_secrets
+        .prepare(&db, config.dev_mode)
+        .map_err(std::io::Error::other)?;
     Ok(AppState {
         proofs: Arc::new(proofs),
+        webhook_secrets: Arc::new(webhook_secrets),
         oidc: Arc::new(Oidc::new(&config, http.clone())),
         service_tokens: Arc::new(ServiceTokens::new(&config, http)),
         decisions: Arc::new(crate::decision_cache::DecisionCache::new(

@@ -24,6 +24,8 @@ pub struct AppState {
     pub oidc: Arc<Oidc>,
     pub service_tokens: Arc<ServiceTokens>,
     pub proofs: Arc<ProofSigner>,
+    /// Seals webhook signing secrets at rest and opens them to sign.
+    pub webhook_secrets: Arc<crate::webhook_secrets::Sealer>,
     /// Decision inputs kept between requests, checked fresh on each (`crate::decision_cache`).
     pub decisions: Arc<DecisionCache>,
 }

@@ -198,7 +198,8 @@ async fn send_one(
     // The signature's time is the wall clock's: receivers compare it with theirs to refuse
     // replays, whatever the dev clock says.
     let timestamp = Utc::now().timestamp();
-    let signature = sign(&e.secret, &d.id, timestamp, &body)?;
+    let secret = state.webhook_secrets.open(&e.id, &e.secret)?;
+    let signature = sign(&secret, &d.id, timestamp, &body)?;
     let answer = http
         .post(&e.url)
         .header("content-type", "application/json")

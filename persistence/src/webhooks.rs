@@ -17,6 +17,7 @@ pub struct Endpoint {
     pub url: String,
     /// Event types or prefixes (`terms.*`); empty: every event.
     pub event_types: Vec<String>,
+    /// The signing secret as stored: sealed (`api`'s `webhook_secrets`) or as issued.
     pub secret: String,
     pub created_at: DateTime<Utc>,
     pub fanned_out_to: i64,
@@ -154,6 +155,29 @@ pub fn advance_fan_out(
     )
     .set(we::fanned_out_to.eq(to))
     .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Every endpoint's id and stored signing secret, disabled ones included (the start-up pass that
+/// seals secrets stored as issued, and checks that sealed ones open).
+pub fn stored_secrets(conn: &mut AnyConnection) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(we::table
+        .select((we::id, we::secret))
+        .order(we::id)
+        .load(conn)?)
+}
+
+/// Replaces endpoint `id`'s stored secret with `new` if it is still `old`; false when another
+/// instance replaced it first.
+pub fn replace_secret(
+    conn: &mut AnyConnection,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(we::table.find(id).filter(we::secret.eq(old)))
+        .set(we::secret.eq(new))
+        .execute(conn)?;
     Ok(n == 1)
 }
 

@@ -885,7 +885,74 @@ async fn two_instances_send_each_message_once(backend: Backend) {
     }
 }
 
+/// Counts the endpoints whose stored secret matches `pattern` (SQL `LIKE`), by an update that
+/// changes nothing (the harness runs statements, not queries).
+fn stored_like(app: &TestApp, pattern: &str) -> usize {
+    app.execute_sql(&format!(
+        "UPDATE webhook_endpoints SET url = url WHERE secret LIKE '{pattern}'"
+    ))
+}
+
+/// Signing secrets are stored sealed, not as issued: an endpoint registered by a server without
+/// `WEBHOOK_SECRET_KEY_FILE` is sealed when a server with the key starts, one registered with
+/// the key is sealed at once, and both still sign with the secret their registration returned.
+async fn secrets_are_stored_sealed(backend: Backend) {
+    let unsealed = portal(
+        backend.clone(),
+        &[
+            ("WEBHOOK_SECRET_KEY_FILE", ""),
+            ("WEBHOOK_INTERVAL_MS", "0"),
+        ],
+    )
+    .await;
+    let (rx_old, rx_new) = (
+        Receiver::start(&[], 204).await,
+        Receiver::start(&[], 204).await,
+    );
+    let token = feed_token(&unsealed).await;
+    let old = register(&unsealed, &token, json!({ "url": rx_old.url })).await;
+    let old_secret = old["secret"].as_str().unwrap();
+    assert_eq!(stored_like(&unsealed, old_secret), 1, "stored as issued");
+
+    let sealed = TestApp::builder(backend)
+        .env("WEBHOOK_INTERVAL_MS", "200")
+        .sharing_database_of(&unsealed)
+        .spawn()
+        .await;
+    assert_eq!(stored_like(&sealed, old_secret), 0, "sealed at start-up");
+    let new = register(&sealed, &token, json!({ "url": rx_new.url })).await;
+    let new_secret = new["secret"].as_str().unwrap();
+    assert!(new_secret.starts_with("whsec_"), "{new}");
+    assert_eq!(
+        stored_like(&sealed, new_secret),
+        0,
+        "sealed when registered"
+    );
+    assert_eq!(stored_like(&sealed, "sealed:v1:%"), 2);
+    assert_eq!(stored_like(&sealed, "%whsec_%"), 0);
+    // Listing never shows a secret, sealed or not (`list` checks).
+    assert_eq!(list(&sealed, &token).await.len(), 2);
+
+    let astrid = sealed.login(persons::ASTRID).await;
+    sealed.accept_terms(&astrid, "basis").await;
+    for (rx, secret) in [(&rx_old, old_secret), (&rx_new, new_secret)] {
+        let got = rx.wait_for(1).await;
+        let r = &got[0];
+        assert!(
+            verifies(
+                secret,
+                r.header("webhook-id"),
+                r.header("webhook-timestamp"),
+                &r.body,
+                r.header("webhook-signature"),
+            ),
+            "signed with the secret the registration returned"
+        );
+    }
+}
+
 both_backends!(
+    secrets_are_stored_sealed,
     a_receiver_sees_signed_retries_after_two_failures,
     a_gone_endpoint_is_disabled,
     deliveries_give_up_after_the_last_attempt,

@@ -114,6 +114,9 @@ impl Builder {
     }
 }
 
+/// The test servers' key for webhook secrets at rest (32 bytes, base64; tests only).
+const WEBHOOK_SECRET_KEY: &str = "dGVzdC1rZXktZm9yLXdlYmhvb2stc2VjcmV0cy0zMmI=";
+
 fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("PORTAL_BIN") {
         return PathBuf::from(p);
@@ -190,6 +193,10 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{port}");
         let (client_id, client_secret) =
             idp.register_client(&format!("{base}/auth/callback")).await;
+        // Every test server seals webhook secrets with the same key, so instances sharing a
+        // database open each other's (a test unsets it with an empty value).
+        let key_path = work_dir.join("webhook-secret.key");
+        std::fs::write(&key_path, WEBHOOK_SECRET_KEY).expect("key file");
         let log_path = work_dir.join("server.log");
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut env: HashMap<String, String> = [
@@ -211,6 +218,7 @@ impl TestApp {
                     .to_string(),
             ),
             ("POST_LOGIN_REDIRECT", "/api/v1/me".to_owned()),
+            ("WEBHOOK_SECRET_KEY_FILE", key_path.display().to_string()),
             (
                 "RUST_LOG",
                 "debug,actix_server=info,h2=info,hyper=info,reqwest=info,rustls=info".to_owned(),

@@ -153,14 +153,18 @@ pub async fn register(
     let url = endpoint_url(&new.url)?;
     let event_types = filters(new.event_types)?;
     let now = state.now();
-    let endpoint = state
+    let id = uuid::Uuid::new_v4().to_string();
+    let secret = new_secret();
+    // Stored sealed; the answer carries it as issued, this once.
+    let stored = state.webhook_secrets.seal(&id, &secret)?;
+    let mut endpoint = state
         .tx(move |conn| {
             let e = Endpoint {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: id.clone(),
                 client_id: client.client_id.clone(),
                 url: url.to_string(),
                 event_types: event_types.clone(),
-                secret: new_secret(),
+                secret: stored.clone(),
                 created_at: now,
                 fanned_out_to: outbox::head(conn)?,
                 disabled_at: None,
@@ -170,6 +174,7 @@ pub async fn register(
             Ok(e)
         })
         .await?;
+    endpoint.secret = secret;
     Ok(HttpResponse::Created().json(webhook_body(endpoint, true)))
 }
 
