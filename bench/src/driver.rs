@@ -337,8 +337,9 @@ impl LoadShape {
     }
 }
 
-/// The longest a fill pass may take (the token lives 300 s; warm-up and duration take the rest).
-pub const FILL_LIMIT: Duration = Duration::from_secs(25);
+/// The longest a fill pass may take. It has a service token of its own (they live 300 s), so the
+/// fill's length does not shorten the measured part.
+pub const FILL_LIMIT: Duration = Duration::from_secs(90);
 
 /// One pass of requests: until when, whether latencies are recorded, the seed and the order.
 struct Pass {
@@ -608,7 +609,54 @@ pub struct Observe<'a> {
     pub pg_url: Option<&'a str>,
 }
 
-/// Warms up, then measures one endpoint.
+fn prepared(workload: &Workload, endpoint: Endpoint) -> Result<Arc<Vec<Req>>> {
+    workload
+        .by_endpoint
+        .get(&endpoint)
+        .cloned()
+        .context("no requests prepared for an endpoint")
+}
+
+/// Sends each of a decision's prepared requests once (with [`LoadShape::fill`]; none for the
+/// trivial endpoint), for at most [`FILL_LIMIT`], so that the server keeps what the measured
+/// part asks.
+pub async fn fill(
+    client: &reqwest::Client,
+    workload: &Workload,
+    endpoint: Endpoint,
+    token: &str,
+    shape: LoadShape,
+    seed: u64,
+) -> Result<Option<Fill>> {
+    if !shape.fill || !endpoint.is_decision() {
+        return Ok(None);
+    }
+    let reqs = prepared(workload, endpoint)?;
+    let token = Arc::new(token.to_owned());
+    let started = Instant::now();
+    let (filled, _) = run_tasks(
+        client,
+        &reqs,
+        &token,
+        shape,
+        Pass {
+            until: started + FILL_LIMIT,
+            measure: false,
+            seed,
+            pick: Pick::EachOnce(Arc::default()),
+        },
+    )
+    .await?;
+    Ok(Some(Fill {
+        sent: filled.requests,
+        errors: filled.errors,
+        prepared: reqs.len() as u64,
+        seconds: started.elapsed().as_secs_f64(),
+    }))
+}
+
+/// Warms up, then measures one endpoint (after its [`fill`], whose account is passed on).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_phase(
     client: &reqwest::Client,
     workload: &Workload,
@@ -617,37 +665,11 @@ pub async fn run_phase(
     shape: LoadShape,
     seed: u64,
     observe: Observe<'_>,
+    fill: Option<Fill>,
 ) -> Result<PhaseResult> {
     let Observe { server_pid, pg_url } = observe;
-    let reqs = workload
-        .by_endpoint
-        .get(&endpoint)
-        .context("no requests prepared for an endpoint")?
-        .clone();
+    let reqs = prepared(workload, endpoint)?;
     let token = Arc::new(token.to_owned());
-    let mut fill = None;
-    if shape.fill && endpoint.is_decision() {
-        let started = Instant::now();
-        let (filled, _) = run_tasks(
-            client,
-            &reqs,
-            &token,
-            shape,
-            Pass {
-                until: started + FILL_LIMIT,
-                measure: false,
-                seed,
-                pick: Pick::EachOnce(Arc::default()),
-            },
-        )
-        .await?;
-        fill = Some(Fill {
-            sent: filled.requests,
-            errors: filled.errors,
-            prepared: reqs.len() as u64,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
     let (warm, _) = run_tasks(
         client,
         &reqs,
