@@ -752,7 +752,11 @@ fn load_pair(
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
-    let mut child = guardians::child(conn, subject_pid, config)?;
+    let known = [
+        (actor_pid, Some(actor.id.as_str())),
+        (subject_pid, subject_id.as_deref()),
+    ];
+    let mut child = guardians::child_knowing(conn, subject_pid, config, &known)?;
     let mut subject_id = subject_id;
     if let Some(child) = &mut child {
         // A proof names the child by portal id: give one on first sight to a guardian who has

@@ -40,10 +40,30 @@ pub fn child(
     pid: &NationalId,
     config: &Config,
 ) -> Result<Option<Child>, ApiError> {
+    child_knowing(conn, pid, config, &[])
+}
+
+/// A person's portal id as the caller already read it in this transaction: `None` inside means
+/// the portal has no citizen with that number.
+pub type KnownCitizen<'a> = (&'a NationalId, Option<&'a str>);
+
+/// [`child`], without reading again the portal ids the caller has in `known` (a decision on a
+/// pair has read the actor's and the subject's: a round trip each on a first sight).
+pub fn child_knowing(
+    conn: &mut AnyConnection,
+    pid: &NationalId,
+    config: &Config,
+    known: &[KnownCitizen<'_>],
+) -> Result<Option<Child>, ApiError> {
     let Some(person) = DbRegister(conn).person(pid)? else {
         return Ok(None);
     };
-    let citizen_id = citizens::find_by_national_id(conn, pid)?.map(|c| c.id);
+    let citizen_id_of =
+        |conn: &mut AnyConnection, pid: &NationalId| match known.iter().find(|(p, _)| *p == pid) {
+            Some((_, id)) => Ok::<_, ApiError>(id.map(str::to_owned)),
+            None => Ok(citizens::find_by_national_id(conn, pid)?.map(|c| c.id)),
+        };
+    let citizen_id = citizen_id_of(conn, pid)?;
     let mut parents = Vec::new();
     for parent_pid in DbRegister(conn).parents_of(pid)? {
         // A number the deployment's policy refuses cannot belong to anyone who logs in.
@@ -51,7 +71,7 @@ pub fn child(
             continue;
         };
         parents.push(Parent {
-            citizen_id: citizens::find_by_national_id(conn, &parent_pid)?.map(|c| c.id),
+            citizen_id: citizen_id_of(conn, &parent_pid)?,
             person: DbRegister(conn).person(&parent_pid)?,
         });
     }
