@@ -617,36 +617,33 @@ fn prepared(workload: &Workload, endpoint: Endpoint) -> Result<Arc<Vec<Req>>> {
         .context("no requests prepared for an endpoint")
 }
 
+/// One endpoint's turn: what its fill and its measured part share.
+#[derive(Clone, Copy)]
+pub struct Phase<'a> {
+    pub client: &'a reqwest::Client,
+    pub workload: &'a Workload,
+    pub endpoint: Endpoint,
+    pub shape: LoadShape,
+    pub seed: u64,
+}
+
 /// Sends each of a decision's prepared requests once (with [`LoadShape::fill`]; none for the
 /// trivial endpoint), for at most [`FILL_LIMIT`], so that the server keeps what the measured
 /// part asks.
-pub async fn fill(
-    client: &reqwest::Client,
-    workload: &Workload,
-    endpoint: Endpoint,
-    token: &str,
-    shape: LoadShape,
-    seed: u64,
-) -> Result<Option<Fill>> {
-    if !shape.fill || !endpoint.is_decision() {
+pub async fn fill(phase: Phase<'_>, token: &str) -> Result<Option<Fill>> {
+    if !phase.shape.fill || !phase.endpoint.is_decision() {
         return Ok(None);
     }
-    let reqs = prepared(workload, endpoint)?;
+    let reqs = prepared(phase.workload, phase.endpoint)?;
     let token = Arc::new(token.to_owned());
     let started = Instant::now();
-    let (filled, _) = run_tasks(
-        client,
-        &reqs,
-        &token,
-        shape,
-        Pass {
-            until: started + FILL_LIMIT,
-            measure: false,
-            seed,
-            pick: Pick::EachOnce(Arc::default()),
-        },
-    )
-    .await?;
+    let pass = Pass {
+        until: started + FILL_LIMIT,
+        measure: false,
+        seed: phase.seed,
+        pick: Pick::EachOnce(Arc::default()),
+    };
+    let (filled, _) = run_tasks(phase.client, &reqs, &token, phase.shape, pass).await?;
     Ok(Some(Fill {
         sent: filled.requests,
         errors: filled.errors,
@@ -656,17 +653,19 @@ pub async fn fill(
 }
 
 /// Warms up, then measures one endpoint (after its [`fill`], whose account is passed on).
-#[allow(clippy::too_many_arguments)]
 pub async fn run_phase(
-    client: &reqwest::Client,
-    workload: &Workload,
-    endpoint: Endpoint,
+    phase: Phase<'_>,
     token: &str,
-    shape: LoadShape,
-    seed: u64,
     observe: Observe<'_>,
     fill: Option<Fill>,
 ) -> Result<PhaseResult> {
+    let Phase {
+        client,
+        workload,
+        endpoint,
+        shape,
+        seed,
+    } = phase;
     let Observe { server_pid, pg_url } = observe;
     let reqs = prepared(workload, endpoint)?;
     let token = Arc::new(token.to_owned());

@@ -433,18 +433,20 @@ async fn measure(
         .build()?;
     let mut results = Vec::new();
     for (i, endpoint) in o.endpoints.iter().copied().enumerate() {
-        let seed = o.seed.wrapping_add(100 * i as u64);
+        let phase = driver::Phase {
+            client: &client,
+            workload: &workload,
+            endpoint,
+            shape: o.shape,
+            seed: o.seed.wrapping_add(100 * i as u64),
+        };
         let token = procs::service_token(issuer).await?;
-        let fill = driver::fill(&client, &workload, endpoint, &token, o.shape, seed).await?;
+        let fill = driver::fill(phase, &token).await?;
         // A fresh token for the measured part, however long the fill took.
         let token = procs::service_token(issuer).await?;
         let r = driver::run_phase(
-            &client,
-            &workload,
-            endpoint,
+            phase,
             &token,
-            o.shape,
-            seed,
             driver::Observe {
                 server_pid: server.guard.pid(),
                 pg_url: (target.backend == Backend::Postgres)
