@@ -29,7 +29,7 @@ pub struct Sealer {
 impl Sealer {
     pub fn from_config(config: &Config) -> Result<Sealer, String> {
         let Some(path) = &config.webhook_secret_key_file else {
-            return Ok(Sealer::new(None));
+            return Ok(Sealer::without_key());
         };
         let text = std::fs::read_to_string(path).map_err(|e| {
             format!(
@@ -48,17 +48,16 @@ impl Sealer {
     pub fn with_key(key: &[u8]) -> Result<Sealer, String> {
         let key = UnboundKey::new(&AES_256_GCM, key)
             .map_err(|_| "WEBHOOK_SECRET_KEY_FILE must hold 32 bytes (base64)".to_owned())?;
-        Ok(Sealer::new(Some(LessSafeKey::new(key))))
+        Ok(Sealer {
+            key: Some(LessSafeKey::new(key)),
+            rng: SystemRandom::new(),
+        })
     }
 
     /// A sealer without a key: secrets are stored as issued.
     pub fn without_key() -> Sealer {
-        Sealer::new(None)
-    }
-
-    fn new(key: Option<LessSafeKey>) -> Sealer {
         Sealer {
-            key,
+            key: None,
             rng: SystemRandom::new(),
         }
     }
