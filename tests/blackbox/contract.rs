@@ -79,10 +79,12 @@ fn run(app: &TestApp, pass: &str, bearer: Option<&str>, args: &[String]) {
             cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
         }
         let out = cmd.output().expect("schemathesis runs");
+        // Its own stderr first: the report ends with schemathesis's SUMMARY (which check failed
+        // on which operation), and CI shows the end of a failing test's output.
         let report = format!(
             "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
         );
         (out.status.success(), report)
     };
