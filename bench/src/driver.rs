@@ -110,7 +110,7 @@ impl Endpoint {
 
 /// One prepared request.
 #[derive(Debug, Clone)]
-struct Req {
+pub(crate) struct Req {
     endpoint: Endpoint,
     url: String,
     body: Option<Vec<u8>>,
@@ -382,6 +382,8 @@ pub struct PhaseResult {
     /// [`LoadShape::slice`]): so the ratio compares two rates of the same moments, not of two
     /// stretches some seconds apart on a machine whose speed drifts.
     pub paired: Option<Paired>,
+    /// The same endpoint at a fixed rate (open loop), when asked for (`crate::paced`).
+    pub paced: Option<crate::paced::PacedResult>,
 }
 
 /// What the fill sent: `sent` of the `prepared` requests, in `seconds`. Fewer than all (the fill
@@ -439,10 +441,10 @@ impl PhaseResult {
 }
 
 #[derive(Default)]
-struct TaskOut {
-    requests: u64,
-    errors: u64,
-    first_error: Option<String>,
+pub(crate) struct TaskOut {
+    pub(crate) requests: u64,
+    pub(crate) errors: u64,
+    pub(crate) first_error: Option<String>,
     outcomes: BTreeMap<String, u64>,
 }
 
@@ -474,6 +476,87 @@ fn outcome_of(endpoint: Endpoint, body: &[u8]) -> String {
     format!("{}: {}", endpoint.name(), parts.join("/"))
 }
 
+/// What one request gave.
+pub(crate) struct Answer {
+    /// The status was the one expected.
+    ok: bool,
+    /// Endpoint, URL and status (or the client's error), for the first error's report.
+    detail: String,
+    body: Option<bytes::Bytes>,
+}
+
+/// Sends `r` and reads its whole answer.
+pub(crate) async fn send(client: &reqwest::Client, r: &Req, bearer: &str) -> Answer {
+    let sent = match &r.body {
+        None => client.get(&r.url).send().await,
+        Some(b) => {
+            client
+                .post(&r.url)
+                .header("authorization", bearer)
+                .header("content-type", "application/json")
+                .body(b.clone())
+                .send()
+                .await
+        }
+    };
+    let failed = |e: reqwest::Error| Answer {
+        ok: false,
+        detail: format!("{}: {e}", r.endpoint.name()),
+        body: None,
+    };
+    match sent {
+        Ok(res) => {
+            let status = res.status();
+            match res.bytes().await {
+                Ok(b) => Answer {
+                    ok: r.endpoint.expected(status),
+                    detail: format!("{} {}: {status}", r.endpoint.name(), r.url),
+                    body: Some(b),
+                },
+                Err(e) => failed(e),
+            }
+        }
+        Err(e) => failed(e),
+    }
+}
+
+impl TaskOut {
+    /// Adds another task's counts; the first error seen stays.
+    pub(crate) fn merge(&mut self, other: TaskOut) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        for (k, v) in other.outcomes {
+            *self.outcomes.entry(k).or_default() += v;
+        }
+    }
+
+    /// Counts `answer`, keeping the first error with the start of its body.
+    pub(crate) fn count(&mut self, answer: &Answer) {
+        self.requests += 1;
+        if !answer.ok {
+            self.errors += 1;
+            if self.first_error.is_none() {
+                let snippet = answer
+                    .body
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned())
+                    .unwrap_or_default();
+                self.first_error = Some(format!("{} {snippet}", answer.detail));
+            }
+        }
+    }
+}
+
+/// Microseconds since `started`, for a histogram (at least 1).
+pub(crate) fn micros_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 async fn one_task(
     client: reqwest::Client,
     reqs: Arc<Vec<Req>>,
@@ -497,48 +580,13 @@ async fn one_task(
             }
         };
         let started = Instant::now();
-        let sent = match &r.body {
-            None => client.get(&r.url).send().await,
-            Some(b) => {
-                client
-                    .post(&r.url)
-                    .header("authorization", &bearer)
-                    .header("content-type", "application/json")
-                    .body(b.clone())
-                    .send()
-                    .await
-            }
-        };
-        let (ok, detail, body) = match sent {
-            Ok(res) => {
-                let status = res.status();
-                match res.bytes().await {
-                    Ok(b) => (
-                        r.endpoint.expected(status),
-                        format!("{} {}: {status}", r.endpoint.name(), r.url),
-                        Some(b),
-                    ),
-                    Err(e) => (false, format!("{}: {e}", r.endpoint.name()), None),
-                }
-            }
-            Err(e) => (false, format!("{}: {e}", r.endpoint.name()), None),
-        };
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        out.requests += 1;
-        if !ok {
-            out.errors += 1;
-            if out.first_error.is_none() {
-                let snippet = body
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned())
-                    .unwrap_or_default();
-                out.first_error = Some(format!("{detail} {snippet}"));
-            }
-        }
+        let answer = send(&client, r, &bearer).await;
+        let micros = micros_since(started);
+        out.count(&answer);
         match &mut hist {
-            Some(h) => h.record(micros.max(1))?,
+            Some(h) => h.record(micros)?,
             None => {
-                if let (true, Some(b)) = (ok && r.endpoint.is_decision(), &body) {
+                if let (true, Some(b)) = (answer.ok && r.endpoint.is_decision(), &answer.body) {
                     *out.outcomes.entry(outcome_of(r.endpoint, b)).or_default() += 1;
                 }
             }
@@ -583,14 +631,7 @@ async fn run_tasks(
     let mut merged: Option<Histogram<u64>> = None;
     while let Some(joined) = set.join_next().await {
         let (out, hist) = joined.map_err(|e| crate::error::Error::msg(e.to_string()))??;
-        total.requests += out.requests;
-        total.errors += out.errors;
-        if total.first_error.is_none() {
-            total.first_error = out.first_error;
-        }
-        for (k, v) in out.outcomes {
-            *total.outcomes.entry(k).or_default() += v;
-        }
+        total.merge(out);
         if let Some(h) = hist {
             match &mut merged {
                 Some(m) => m.add(&h)?,
@@ -609,7 +650,7 @@ pub struct Observe<'a> {
     pub pg_url: Option<&'a str>,
 }
 
-fn prepared(workload: &Workload, endpoint: Endpoint) -> Result<Arc<Vec<Req>>> {
+pub(crate) fn prepared(workload: &Workload, endpoint: Endpoint) -> Result<Arc<Vec<Req>>> {
     workload
         .by_endpoint
         .get(&endpoint)
@@ -779,6 +820,7 @@ pub async fn run_phase(
         cpu,
         pg,
         paired,
+        paced: None,
     })
 }
 

@@ -7,6 +7,7 @@ mod driver;
 mod error;
 mod ids;
 mod load;
+mod paced;
 mod pgstats;
 mod population;
 mod procs;
@@ -37,6 +38,10 @@ const USAGE: &str = "usage: consent-bench [options]
   --server-workers N       HTTP worker threads of the server (HTTP_WORKERS; default: the CPUs
                            the load generator's threads leave, at least 1; 0: the server's own
                            default, one per CPU)
+  --paced-fraction F       after each endpoint's closed loop, send it at a fixed rate (open
+                           loop) for --duration: F times the trivial endpoint's req/s of this
+                           run (default 0.25; 0: no paced part)
+  --paced-rate N           the fixed rate in requests/s instead (overrides --paced-fraction)
   --opening-percent P      share of professional-access requests on the consent or emergency
                            basis, which write an opening when they pass a block (default 2)
   --reload                 rebuild the databases even when already loaded
@@ -61,6 +66,7 @@ pub struct Options {
     /// `None`: the CPUs the load generator leaves (`Options::server_workers`).
     server_workers: Option<usize>,
     opening_percent: f64,
+    paced: PacedRate,
     reload: bool,
     load_only: bool,
     seed: u64,
@@ -68,6 +74,28 @@ pub struct Options {
     server_bin: Option<PathBuf>,
     endpoints: Vec<Endpoint>,
     results: Option<PathBuf>,
+}
+
+/// The rate of each endpoint's paced part (`paced`), which measures latency at a load below
+/// capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PacedRate {
+    Off,
+    /// This share of the trivial endpoint's requests/s in the same run: the default 0.25 is half
+    /// of what a decision at the throughput target (ratio 0.5) carries.
+    OfTrivial(f64),
+    PerSecond(f64),
+}
+
+impl PacedRate {
+    /// Requests/s, given the trivial endpoint's rate in this run.
+    pub fn rate(self, trivial_rps: Option<f64>) -> Option<f64> {
+        match self {
+            PacedRate::Off => None,
+            PacedRate::OfTrivial(f) => trivial_rps.map(|t| t * f).filter(|r| *r >= 1.0),
+            PacedRate::PerSecond(r) => Some(r),
+        }
+    }
 }
 
 impl Options {
@@ -116,6 +144,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
         client_threads: 1,
         server_workers: None,
         opening_percent: 2.0,
+        paced: PacedRate::OfTrivial(0.25),
         reload: false,
         load_only: false,
         seed: 1,
@@ -199,6 +228,26 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
                     bail!("--opening-percent must be 0 to 100");
                 }
             }
+            "--paced-fraction" => {
+                let f: f64 = value()?.parse().context("--paced-fraction")?;
+                if !(0.0..=10.0).contains(&f) {
+                    bail!("--paced-fraction must be 0 to 10");
+                }
+                if !matches!(o.paced, PacedRate::PerSecond(_)) {
+                    o.paced = if f == 0.0 {
+                        PacedRate::Off
+                    } else {
+                        PacedRate::OfTrivial(f)
+                    };
+                }
+            }
+            "--paced-rate" => {
+                let r: f64 = value()?.parse().context("--paced-rate")?;
+                if !(1.0..=1_000_000.0).contains(&r) {
+                    bail!("--paced-rate must be 1 to 1000000 requests/s");
+                }
+                o.paced = PacedRate::PerSecond(r);
+            }
             "--reload" => o.reload = true,
             "--load-only" => o.load_only = true,
             "--seed" => o.seed = value()?.parse().context("--seed")?,
@@ -226,10 +275,15 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
         }
     }
     // Service tokens live 300 s at the dev provider; one is fetched per endpoint after its fill.
-    if (o.shape.warmup + o.shape.measured_time()).as_secs() > 270 {
+    let paced_time = if o.paced == PacedRate::Off {
+        Duration::ZERO
+    } else {
+        o.shape.duration
+    };
+    if (o.shape.warmup + o.shape.measured_time() + paced_time).as_secs() > 270 {
         bail!(
-            "--warmup plus --duration (twice --duration with --slice) must stay under 270 s \
-             (the service token's lifetime, with room to spare)"
+            "--warmup plus --duration (twice --duration with --slice, once more for the paced \
+             part) must stay under 270 s (the service token's lifetime, with room to spare)"
         );
     }
     Ok(Some(o))
@@ -432,6 +486,8 @@ async fn measure(
         .no_proxy()
         .build()?;
     let mut results = Vec::new();
+    // Set by the trivial endpoint, which is measured first.
+    let mut paced_rate = o.paced.rate(None);
     for (i, endpoint) in o.endpoints.iter().copied().enumerate() {
         let phase = driver::Phase {
             client: &client,
@@ -444,7 +500,7 @@ async fn measure(
         let fill = driver::fill(phase, &token).await?;
         // A fresh token for the measured part, however long the fill took.
         let token = procs::service_token(issuer).await?;
-        let r = driver::run_phase(
+        let mut r = driver::run_phase(
             phase,
             &token,
             driver::Observe {
@@ -455,6 +511,9 @@ async fn measure(
             fill,
         )
         .await?;
+        if endpoint == Endpoint::Trivial {
+            paced_rate = o.paced.rate(Some(r.rps()));
+        }
         eprintln!(
             "  {:<20} {:>9.0} req/s{}  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {}  \
              cores: server {:.2} bench {:.2} postgres {:.2} other {:.2}",
@@ -471,6 +530,27 @@ async fn measure(
             r.cpu.postgres,
             r.cpu.other
         );
+        if let Some(rate) = paced_rate {
+            let p =
+                paced::run_paced(phase, &token, rate, o.shape.duration, server.guard.pid()).await?;
+            eprintln!(
+                "  {:<20} {:>9.0} req/s paced ({rate:.0} asked)  p50 {:>7.3} ms  p99 {:>7.3} ms  \
+                 errors {}  left late by {:.2} ms at p99 (pacer {:.2}){}",
+                "",
+                p.rps(),
+                p.p_ms(0.5),
+                p.p_ms(0.99),
+                p.errors,
+                p.late_p99_ms(),
+                p.pacer_late_p99_ms(),
+                if p.carried() {
+                    String::new()
+                } else {
+                    format!("  NOT CARRIED: {} of {} sent", p.requests, p.due)
+                }
+            );
+            r.paced = Some(p);
+        }
         if let Some(f) = r.fill.filter(|f| f.sent < f.prepared) {
             eprintln!(
                 "  {:<20} the fill sent only {} of {} prepared requests in {:.0} s: the measured \
@@ -561,9 +641,16 @@ mod tests {
             "interleaved by default"
         );
         assert_eq!(o.shape.measured_time(), Duration::from_secs(6));
-        let o = parse_args(&args(&["--slice", "0", "--duration", "200"]))
-            .unwrap()
-            .unwrap();
+        let o = parse_args(&args(&[
+            "--slice",
+            "0",
+            "--duration",
+            "200",
+            "--paced-fraction",
+            "0",
+        ]))
+        .unwrap()
+        .unwrap();
         assert!(o.shape.slice.is_zero());
         assert_eq!(o.shape.measured_time(), Duration::from_secs(200));
         // Interleaved, 200 s of an endpoint is 400 s of load: longer than the token lives.
@@ -572,5 +659,32 @@ mod tests {
         assert!(parse_args(&args(&["--duration", "300"])).is_err());
         assert!(parse_args(&args(&["--help"])).unwrap().is_none());
         assert_eq!(parse_size("100K").unwrap(), ("100k".to_owned(), 100_000));
+    }
+
+    #[test]
+    fn the_paced_rate_follows_the_trivial_endpoint_or_is_fixed() {
+        let o = parse_args(&args(&[])).unwrap().unwrap();
+        assert_eq!(o.paced, PacedRate::OfTrivial(0.25), "on by default");
+        assert_eq!(o.paced.rate(Some(20_000.0)), Some(5_000.0));
+        assert_eq!(o.paced.rate(None), None, "known once trivial is measured");
+        let off = parse_args(&args(&["--paced-fraction", "0"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(off.paced, PacedRate::Off);
+        assert_eq!(off.paced.rate(Some(20_000.0)), None);
+        let fixed = parse_args(&args(&["--paced-rate", "3000", "--paced-fraction", "0.5"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            fixed.paced,
+            PacedRate::PerSecond(3000.0),
+            "a fixed rate wins"
+        );
+        assert_eq!(fixed.paced.rate(None), Some(3000.0));
+        assert!(parse_args(&args(&["--paced-rate", "0"])).is_err());
+        // 2 s warm-up, 2 x 89 s interleaved and 89 s paced: 269 s fits the token; 90 does not.
+        assert!(parse_args(&args(&["--duration", "89"])).is_ok());
+        assert!(parse_args(&args(&["--duration", "90"])).is_err());
+        assert!(parse_args(&args(&["--duration", "90", "--paced-fraction", "0"])).is_ok());
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::driver::{Endpoint, PhaseResult};
 use crate::error::{Context, Result};
 use crate::load::{LoadReport, Target};
+use crate::paced::PacedResult;
 use crate::Options;
 
 /// Targets of issue #6, item 7.
@@ -105,6 +106,7 @@ impl Run {
                         }))).collect::<serde_json::Map<String, Value>>(),
                     })),
                     "postgres_cpu_us_per_request": round(r.micros_per_request(r.cpu.postgres), 1),
+                    "paced": r.paced.as_ref().map(paced_json),
                 })
             })
             .collect();
@@ -129,6 +131,45 @@ impl Run {
     }
 }
 
+/// An endpoint's paced part (open loop at a fixed rate), as results.json keeps it.
+fn paced_json(p: &PacedResult) -> Value {
+    let per_request = |cores: f64| {
+        let rps = p.rps();
+        if rps > 0.0 {
+            round(cores * 1e6 / rps, 1)
+        } else {
+            0.0
+        }
+    };
+    json!({
+        "rate_asked": round(p.rate, 1),
+        "workers": p.workers,
+        "requests_per_second": round(p.rps(), 1),
+        "requests": p.requests,
+        "errors": p.errors,
+        "first_error": p.first_error,
+        "seconds": round(p.seconds, 3),
+        "p50_ms": round(p.p_ms(0.5), 3),
+        "p90_ms": round(p.p_ms(0.9), 3),
+        "p99_ms": round(p.p_ms(0.99), 3),
+        "p999_ms": round(p.p_ms(0.999), 3),
+        "max_ms": round(p.hist.max() as f64 / 1000.0, 3),
+        "due": p.due,
+        "left_late_p99_ms": round(p.late_p99_ms(), 3),
+        "left_late_max_ms": round(p.late.max() as f64 / 1000.0, 3),
+        "pacer_late_p99_ms": round(p.pacer_late_p99_ms(), 3),
+        "carried": p.carried(),
+        "cpu_cores": {
+            "server": round(p.cpu.server, 2),
+            "bench": round(p.cpu.bench, 2),
+            "postgres": round(p.cpu.postgres, 2),
+            "other": round(p.cpu.other, 2),
+        },
+        "server_cpu_us_per_request": per_request(p.cpu.server),
+        "postgres_cpu_us_per_request": per_request(p.cpu.postgres),
+    })
+}
+
 impl Run {
     /// Records the load settings with the run (the results file may hold runs of several
     /// invocations).
@@ -149,6 +190,11 @@ fn settings(o: &Options) -> serde_json::Value {
         "client_threads": o.client_threads,
         "server_workers": o.server_workers(),
         "opening_percent": o.opening_percent,
+        "paced": match o.paced {
+            crate::PacedRate::Off => json!(null),
+            crate::PacedRate::OfTrivial(f) => json!({ "fraction_of_trivial": f }),
+            crate::PacedRate::PerSecond(r) => json!({ "requests_per_second": r }),
+        },
         "seed": o.seed,
     })
 }
@@ -238,6 +284,7 @@ pub fn print_run(run: &Run) {
          endpoint's when --slice is on; srv us / pg us: CPU time per request of the \
          server / of all postgres processes; other: cores busy with anything else)"
     );
+    print_paced(v);
     for e in v["endpoints"].as_array().into_iter().flatten() {
         if let Some(err) = e["first_error"].as_str() {
             println!(
@@ -317,6 +364,72 @@ pub fn print_run(run: &Run) {
     }
 }
 
+/// The paced parts of a run's endpoints, when it had them.
+fn print_paced(v: &Value) {
+    let paced: Vec<(&str, &Value)> = v["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["paced"].is_object())
+        .map(|e| (e["endpoint"].as_str().unwrap_or("?"), &e["paced"]))
+        .collect();
+    let Some((_, first)) = paced.first() else {
+        return;
+    };
+    println!(
+        "at a fixed rate of {:.0} requests/s (open loop, --duration each):",
+        first["rate_asked"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "{:<21} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>7} {:>8} {:>6}",
+        "endpoint",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "srv us",
+        "pg us",
+        "late ms",
+        "pacer ms",
+        "other"
+    );
+    for (name, p) in &paced {
+        println!(
+            "{:<21} {:>10.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>7} {:>8.0} {:>8.0} {:>7.2} {:>8.2} {:>6.2}{}",
+            name,
+            p["requests_per_second"].as_f64().unwrap_or(0.0),
+            p["p50_ms"].as_f64().unwrap_or(0.0),
+            p["p90_ms"].as_f64().unwrap_or(0.0),
+            p["p99_ms"].as_f64().unwrap_or(0.0),
+            p["max_ms"].as_f64().unwrap_or(0.0),
+            p["errors"],
+            p["server_cpu_us_per_request"].as_f64().unwrap_or(0.0),
+            p["postgres_cpu_us_per_request"].as_f64().unwrap_or(0.0),
+            p["left_late_p99_ms"].as_f64().unwrap_or(0.0),
+            p["pacer_late_p99_ms"].as_f64().unwrap_or(0.0),
+            p["cpu_cores"]["other"].as_f64().unwrap_or(0.0),
+            if p["carried"] == false {
+                "  NOT CARRIED"
+            } else {
+                ""
+            },
+        );
+    }
+    println!(
+        "(latencies from each request's due time; late ms: how long after it a request left, at \
+         p99; pacer ms: the pacer's own delay at p99 (sleep overshoot, waiting for a core); late \
+         ms well above it means every one of the {} workers was waiting for an answer)",
+        first["workers"]
+    );
+    for (name, p) in &paced {
+        if let Some(err) = p["first_error"].as_str() {
+            println!("  first error of {name} (paced): {err}");
+        }
+    }
+}
+
 /// Replaces the runs of the same (backend, size) in `path`, keeps the others, writes it back
 /// and returns every run it now holds.
 pub fn merge_and_write(
@@ -392,6 +505,8 @@ fn growth(all: &[Value]) -> Vec<Value> {
         }
         for e in Endpoint::ALL {
             let p = |r: &Value| endpoint(r, e.name()).and_then(|x| x["p99_ms"].as_f64());
+            let paced =
+                |r: &Value| endpoint(r, e.name()).and_then(|x| x["paced"]["p99_ms"].as_f64());
             // CPU time per request of the server and PostgreSQL: less disturbed by other work
             // on the machine than a percentile.
             let cpu = |r: &Value| {
@@ -415,6 +530,12 @@ fn growth(all: &[Value]) -> Vec<Value> {
                     "p99_small_ms": a,
                     "p99_large_ms": b,
                     "growth": if a > 0.0 { Some(round(b / a, 3)) } else { None },
+                    "paced_p99_small_ms": paced(small),
+                    "paced_p99_large_ms": paced(large),
+                    "paced_growth": match (paced(small), paced(large)) {
+                        (Some(x), Some(y)) if x > 0.0 => Some(round(y / x, 3)),
+                        _ => None,
+                    },
                     "cpu_us_small": cpu(small).map(|x| round(x, 1)),
                     "cpu_us_large": cpu(large).map(|x| round(x, 1)),
                     "cpu_growth": cpu_growth,
@@ -433,13 +554,24 @@ pub fn print_summary(all: &[Value]) {
     println!();
     println!(
         "== Targets: throughput ratio decision/trivial >= {MIN_RATIO}, p99 < {MAX_P99_MS} ms, \
-         p99(large)/p99(small) <= {MAX_GROWTH} (runs from the results file; in flight: \
-         concurrency of the run; cpu gr.: growth of server + PostgreSQL CPU time per request, \
-         for comparison)"
+         p99(large)/p99(small) <= {MAX_GROWTH} (runs from the results file). p99 and growth \
+         twice: with the run's concurrency in flight (closed loop: mostly queueing), and at the \
+         paced rate (open loop, req/s in `at`); cpu gr.: growth of server + PostgreSQL CPU \
+         time per request, for comparison"
     );
     println!(
-        "{:<10} {:<5} {:>9} {:<21} {:>7} {:>9} {:>8} {:>8}  verdict",
-        "backend", "size", "in flight", "endpoint", "ratio", "p99 ms", "growth", "cpu gr."
+        "{:<10} {:<5} {:>9} {:<21} {:>7} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8}  verdict",
+        "backend",
+        "size",
+        "in flight",
+        "endpoint",
+        "ratio",
+        "p99 ms",
+        "growth",
+        "at",
+        "p99 ms",
+        "growth",
+        "cpu gr."
     );
     for run in all {
         for e in run["endpoints"].as_array().into_iter().flatten() {
@@ -454,6 +586,9 @@ pub fn print_summary(all: &[Value]) {
             });
             let g = found.and_then(|g| g["growth"].as_f64());
             let cpu_g = found.and_then(|g| g["cpu_growth"].as_f64());
+            let paced = &e["paced"];
+            let paced_p99 = paced["p99_ms"].as_f64();
+            let paced_g = found.and_then(|g| g["paced_growth"].as_f64());
             let mut misses = Vec::new();
             if ratio.is_some_and(|r| r < MIN_RATIO) {
                 misses.push("ratio");
@@ -464,7 +599,16 @@ pub fn print_summary(all: &[Value]) {
             if g.is_some_and(|g| g > MAX_GROWTH) {
                 misses.push("growth");
             }
-            if e["errors"].as_u64().unwrap_or(0) > 0 {
+            if paced_p99.is_some_and(|p| p >= MAX_P99_MS) {
+                misses.push("paced p99");
+            }
+            if paced_g.is_some_and(|g| g > MAX_GROWTH) {
+                misses.push("paced growth");
+            }
+            if paced["carried"] == false {
+                misses.push("paced rate not carried");
+            }
+            if e["errors"].as_u64().unwrap_or(0) + paced["errors"].as_u64().unwrap_or(0) > 0 {
                 misses.push("errors");
             }
             let verdict = if misses.is_empty() {
@@ -472,18 +616,24 @@ pub fn print_summary(all: &[Value]) {
             } else {
                 format!("MISSED: {}", misses.join(", "))
             };
+            let fixed = |x: Option<f64>, places: usize| {
+                x.map_or_else(|| "-".to_owned(), |x| format!("{x:.places$}"))
+            };
             println!(
-                "{:<10} {:<5} {:>9} {:<21} {:>7} {:>9} {:>8} {:>8}  {verdict}",
+                "{:<10} {:<5} {:>9} {:<21} {:>7} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8}  {verdict}",
                 run["backend"].as_str().unwrap_or("?"),
                 run["size"].as_str().unwrap_or("?"),
                 run["settings"]["concurrency"]
                     .as_u64()
                     .map_or_else(|| "?".to_owned(), |c| c.to_string()),
                 name,
-                ratio.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
-                p99.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}")),
-                g.map_or_else(|| "-".to_owned(), |g| format!("{g:.2}")),
-                cpu_g.map_or_else(|| "-".to_owned(), |g| format!("{g:.2}")),
+                fixed(ratio, 2),
+                fixed(p99, 3),
+                fixed(g, 2),
+                fixed(paced["rate_asked"].as_f64(), 0),
+                fixed(paced_p99, 3),
+                fixed(paced_g, 2),
+                fixed(cpu_g, 2),
             );
         }
     }
