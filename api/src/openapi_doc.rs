@@ -86,6 +86,7 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::home::home,
         routes::health::live,
         routes::health::ready,
+        routes::health::metrics,
         routes::dev_clock::get,
         routes::dev_clock::set,
         routes::dev_clock::advance,

@@ -43,6 +43,7 @@ pub fn build_state(config: Config, db: persistence::Db) -> std::io::Result<AppSt
             db.clone(),
             config.decision_cache_entries,
         )),
+        metrics: Arc::new(crate::metrics::Metrics::new()),
         config: Arc::new(config),
         db,
         clock,

@@ -28,6 +28,8 @@ pub struct AppState {
     pub webhook_secrets: Arc<crate::webhook_secrets::Sealer>,
     /// Decision inputs kept between requests, checked fresh on each (`crate::decision_cache`).
     pub decisions: Arc<DecisionCache>,
+    /// What `/metrics` reports (`crate::metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -25,6 +25,7 @@ pub mod login_requests;
 pub mod notifications;
 pub mod outbox;
 pub mod powers_of_attorney;
+pub mod queues;
 pub mod register;
 pub mod schema;
 pub mod sessions;

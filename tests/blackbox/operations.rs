@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use tests::{both_backends, Backend, TestApp};
+use tests::{both_backends, persons, Backend, TestApp};
 
 use crate::errors::expect_problem;
 
@@ -367,3 +367,112 @@ async fn an_extreme_dev_clock_is_refused_or_exact() {
         }
     }
 }
+
+/// The value of the one sample in a Prometheus text answer whose name and labels are `series`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `GET /metrics` counts requests by route pattern (never the path, so no id reaches a label),
+/// decisions by outcome, and reads the queues from the database; nothing in it names a citizen.
+async fn metrics_count_requests_decisions_and_queues(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app
+        .idp
+        .service_token("dev-service-reader", "consent:read")
+        .await;
+    let astrid = app.login(persons::ASTRID).await;
+    app.accept_terms(&astrid, "full").await;
+    for pid in [persons::ASTRID, persons::INGRID] {
+        let (status, body) = tests::app::send_json(
+            app.as_service(&token, Method::POST, "/api/v1/decisions/active-user")
+                .json(&json!({ "pid": pid })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // A path with an id in it, matched and unmatched: counted by pattern only.
+    let res = app
+        .client
+        .get(app.url(&format!("/no/such/{}", persons::BJORN)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .send_json(
+            &astrid,
+            Method::POST,
+            "/api/v1/powers-of-attorney/no-such-grant/revocation",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = res.text().await.unwrap();
+    let decisions = |reason: &str| {
+        sample(
+            &text,
+            &format!(
+                "consent_portal_decisions_total{{decision_type=\"active_user\",decision=\"{}\",reason=\"{reason}\"}}",
+                if reason == "consent_active" { "active" } else { "inactive" }
+            ),
+        )
+    };
+    assert_eq!(decisions("consent_active"), Some(1.0), "{text}");
+    assert_eq!(decisions("not_registered"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "consent_portal_http_requests_total{method=\"POST\",route=\"/api/v1/decisions/active-user\",status=\"200\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "consent_portal_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"/api/v1/powers-of-attorney/{id}/revocation\",status=\"404\""),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "consent_portal_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/decisions/active-user\"}"
+        ) == Some(2.0),
+        "{text}"
+    );
+    // Accepting the terms wrote to the outbox; no webhook endpoint, so nothing lags.
+    assert!(
+        sample(&text, "consent_portal_outbox_head_position").is_some_and(|h| h >= 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "consent_portal_webhook_fan_out_lag_events"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, "consent_portal_webhook_deliveries_pending"),
+        Some(0.0)
+    );
+    assert!(sample(&text, "consent_portal_notifications_waiting").is_some());
+    for pid in [persons::ASTRID, persons::INGRID, persons::BJORN] {
+        assert!(!text.contains(pid), "no identity number in /metrics");
+    }
+    assert!(!text.contains("no-such-grant"), "no path in /metrics");
+}
+
+both_backends!(metrics_count_requests_decisions_and_queues);

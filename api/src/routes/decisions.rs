@@ -79,10 +79,16 @@ async fn answer_all(
     pids: Vec<NationalId>,
 ) -> Result<Vec<ActiveUserAnswer>, ApiError> {
     let facts = decision_cache::persons(state, pids, Unknown::Skip).await?;
-    Ok(facts
+    let answers: Vec<ActiveUserAnswer> = facts
         .iter()
         .map(|f| answer(f.as_deref(), &state.config.terms_version))
-        .collect())
+        .collect();
+    for a in &answers {
+        state
+            .metrics
+            .decision("active_user", &a.decision, &a.reason);
+    }
+    Ok(answers)
 }
 
 fn answer(citizen: Option<&PersonFacts>, terms_in_force: &str) -> ActiveUserAnswer {

@@ -72,6 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
     )
     .service(resource("/health/live", "GET").route(web::get().to(health::live)))
     .service(resource("/health/ready", "GET").route(web::get().to(health::ready)))
+    .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
     .service(resource("/", "GET").route(web::get().to(home::home)))
     .service(resource("/auth/login", "GET").route(web::get().to(auth::login)))
     .service(resource("/auth/callback", "GET").route(web::get().to(auth::callback)))

@@ -356,11 +356,17 @@ async fn decide_all(
         .map(|q| (q.actor_pid.clone(), q.subject_pid.clone()))
         .collect();
     let facts = decision_cache::pairs(state, pairs, now).await?;
-    queries
+    let answers = queries
         .iter()
         .zip(facts)
         .map(|(q, f)| answer(state, q, &f, now))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    for a in &answers {
+        state
+            .metrics
+            .decision("representation", &a.decision, &a.reason);
+    }
+    Ok(answers)
 }
 
 fn answer(

@@ -751,6 +751,10 @@ async fn decide_all(
     let mut opened = Vec::new();
     for (a, f) in asked.into_iter().zip(facts.into_iter().flatten()) {
         let (answer, openings) = decide_one(&f, &a);
+        let allowed = if answer.allowed { "allow" } else { "deny" };
+        state
+            .metrics
+            .decision("professional_access", &allowed, &answer.reason);
         if !openings.is_empty() {
             opened.push((f.id.clone(), a, openings));
         }

@@ -411,7 +411,17 @@ async fn statuses(
                     .map(sharing::part_body)
                     .collect(),
             };
-            status(f.id.clone(), read, now)
+            let answer = status(f.id.clone(), read, now);
+            // No decision enum here: available or not, and the record's state as the reason.
+            let available = if answer.available_to_health_personnel {
+                "available"
+            } else {
+                "unavailable"
+            };
+            state
+                .metrics
+                .decision("summary_care_record", &available, &answer.state);
+            answer
         })
         .collect())
 }
