@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod fhir;
 pub mod guardians;
+pub mod housekeeping;
 pub mod metrics;
 pub mod notify;
 pub mod notify_worker;

@@ -92,6 +92,7 @@ downstream health services read from them. Errors are RFC 9457 problem+json with
         routes::dev_clock::advance,
         routes::dev_clock::order_purges,
         routes::dev_clock::reminders,
+        routes::dev_clock::housekeeping,
     ),
     components(schemas(
         openapi::problem::Problem,

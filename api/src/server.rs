@@ -91,8 +91,10 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     server.run().await
 }
 
-/// Orders due summary-care-record purges every `PURGE_INTERVAL_SECONDS` (0: never). Several
-/// instances may run it at once: `order_due_purges` orders each purge once whoever runs it.
+/// Orders due summary-care-record purges every `PURGE_INTERVAL_SECONDS` (0: never), and forgets
+/// sessions and idempotency keys past their keeping time (`crate::housekeeping`). Several
+/// instances may run it at once: `order_due_purges` orders each purge once whoever runs it, and
+/// a row is deleted once.
 fn spawn_purge_timer(state: web::Data<AppState>) {
     let seconds = state.config.purge_interval_seconds;
     if seconds == 0 {
@@ -115,6 +117,22 @@ fn spawn_purge_timer(state: web::Data<AppState>) {
                     tracing::error!(error = %e, "ordering purges failed; retried next tick")
                 }
                 Err(e) => tracing::error!(error = %e, "ordering purges failed; retried next tick"),
+            }
+            let db = state.db.clone();
+            let policy = state.config.session_policy();
+            let run =
+                web::block(move || crate::housekeeping::forget_expired(&db, now, policy)).await;
+            match run {
+                Ok(Ok(f)) if f == crate::housekeeping::Forgotten::default() => {}
+                Ok(Ok(f)) => tracing::info!(
+                    sessions = f.sessions,
+                    idempotency_keys = f.idempotency_keys,
+                    "expired rows forgotten"
+                ),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "housekeeping failed; retried next tick")
+                }
+                Err(e) => tracing::error!(error = %e, "housekeeping failed; retried next tick"),
             }
         }
     });

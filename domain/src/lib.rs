@@ -14,6 +14,7 @@ pub mod identity;
 pub mod notifications;
 pub mod powers_of_attorney;
 pub mod register;
+pub mod retention;
 pub mod retry;
 pub mod session;
 pub mod sharing;

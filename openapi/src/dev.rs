@@ -28,3 +28,13 @@ pub struct SetClock {
 pub struct AdvanceClock {
     pub seconds: i64,
 }
+
+/// What a housekeeping run forgot (`domain::retention`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"sessions": 3, "idempotency_keys": 120}))]
+pub struct HousekeepingRun {
+    /// Session rows over for at least a day.
+    pub sessions: usize,
+    /// Idempotency keys first used at least seven days ago.
+    pub idempotency_keys: usize,
+}

@@ -45,10 +45,16 @@ pub fn claim(
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
         Err(e) => return Err(e.into()),
     }
-    let (hash, status, body): (String, Option<i32>, Option<String>) = keys::table
+    let found: Option<(String, Option<i32>, Option<String>)> = keys::table
         .find((client_id, key))
         .select((keys::request_hash, keys::status_code, keys::response_body))
-        .get_result(conn)?;
+        .get_result(conn)
+        .optional()?;
+    let Some((hash, status, body)) = found else {
+        // Forgotten (`forget_created_before`) between the insert and this read: the key is
+        // free again, so this request claims it.
+        return claim(conn, client_id, key, request_hash, now);
+    };
     Ok(if hash != request_hash {
         Claim::OtherRequest
     } else {
@@ -88,4 +94,13 @@ pub fn release(conn: &mut AnyConnection, client_id: &str, key: &str) -> Result<(
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// Forgets the keys first used at or before `created` (`domain::retention`): a request with one
+/// of them afterwards is a new request. Returns how many.
+pub fn forget_created_before(
+    conn: &mut AnyConnection,
+    created: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(keys::table.filter(keys::created_at.le(to_db(created)))).execute(conn)?)
 }

@@ -87,3 +87,23 @@ pub fn end(
     .execute(conn)?;
     Ok(n == 1)
 }
+
+/// Deletes every session over long enough ago to be forgotten (`domain::retention::cutoffs`):
+/// ended at or before `ended`, last used at or before `last_seen`, or created at or before
+/// `created`. Returns how many.
+pub fn forget_over(
+    conn: &mut AnyConnection,
+    ended: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    created: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        sessions::table.filter(
+            sessions::ended_at
+                .le(to_db(ended))
+                .or(sessions::last_seen_at.le(to_db(last_seen)))
+                .or(sessions::created_at.le(to_db(created))),
+        ),
+    )
+    .execute(conn)?)
+}

@@ -203,7 +203,7 @@ async fn login_start(app: &TestApp, query: &[(&str, &str)]) -> Answer {
 }
 
 /// The server's "now" (dev clock).
-async fn server_now(app: &TestApp) -> DateTime<Utc> {
+pub(crate) async fn server_now(app: &TestApp) -> DateTime<Utc> {
     let body: Value = app
         .client
         .get(app.url("/dev/clock"))
@@ -223,7 +223,7 @@ async fn server_now(app: &TestApp) -> DateTime<Utc> {
 /// The dev clock keeps its offset in whole milliseconds, rounded toward zero, so a clock set to
 /// `at` may read up to 1 ms before `at`; asking for `at + 1 ms` makes it read `at` or later
 /// (a few milliseconds later at most, by the time the next request reads it).
-async fn set_clock(app: &TestApp, at: DateTime<Utc>) {
+pub(crate) async fn set_clock(app: &TestApp, at: DateTime<Utc>) {
     let at = at + Duration::milliseconds(1);
     let res = app
         .client

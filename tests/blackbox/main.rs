@@ -16,6 +16,7 @@ mod export;
 mod feed;
 mod fhir;
 mod freshness;
+mod housekeeping;
 mod login_security;
 mod notifications;
 mod operations;

@@ -65,7 +65,7 @@ fn basis_name(b: AccessBasis) -> &'static str {
 #[utoipa::path(
     post, path = "/api/v1/access-reports", tag = "decisions",
     security(("service_token" = ["access-log:write"])),
-    params(("Idempotency-Key" = String, Header, description = "1-255 visible ASCII characters, unique per access; a retry sends the same key and body")),
+    params(("Idempotency-Key" = String, Header, description = "1-255 visible ASCII characters, unique per access; a retry sends the same key and body. A key is remembered for 7 days from its first use; after that it is free again and a request with it is a new report")),
     request_body = AccessReport,
     responses(
         (status = 201, body = AccessRecorded),

@@ -4,6 +4,7 @@
 use actix_web::web;
 use chrono::Duration;
 use openapi::contacts::ReminderRun;
+use openapi::dev::HousekeepingRun;
 use openapi::dev::{AdvanceClock, ClockState, SetClock};
 use openapi::problem::Problem;
 use openapi::summary_care_record::PurgeRun;
@@ -89,4 +90,26 @@ pub async fn reminders(state: web::Data<AppState>) -> Result<web::Json<ReminderR
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(web::Json(ReminderRun { queued }))
+}
+
+/// Forget the sessions and idempotency keys past their keeping time at the server's (dev) clock
+/// now, as the purge timer does.
+#[utoipa::path(post, path = "/dev/jobs/housekeeping", tag = "dev",
+    responses((status = 200, body = HousekeepingRun), (status = 404, description = "Not in dev mode", body = Problem, content_type = "application/problem+json")))]
+pub async fn housekeeping(
+    state: web::Data<AppState>,
+) -> Result<web::Json<HousekeepingRun>, ApiError> {
+    if state.dev_clock.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let now = state.now();
+    let db = state.db.clone();
+    let policy = state.config.session_policy();
+    let f = web::block(move || crate::housekeeping::forget_expired(&db, now, policy))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(web::Json(HousekeepingRun {
+        sessions: f.sessions,
+        idempotency_keys: f.idempotency_keys,
+    }))
 }

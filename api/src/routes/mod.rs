@@ -254,6 +254,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool) {
         )
         .service(
             resource("/dev/jobs/reminders", "POST").route(web::post().to(dev_clock::reminders)),
+        )
+        .service(
+            resource("/dev/jobs/housekeeping", "POST")
+                .route(web::post().to(dev_clock::housekeeping)),
         );
     }
 }
