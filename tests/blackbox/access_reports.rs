@@ -8,7 +8,7 @@ use tests::{both_backends, persons, Backend, TestApp};
 
 const PATH: &str = "/api/v1/access-reports";
 
-fn report(pid: &str) -> Value {
+pub(crate) fn report(pid: &str) -> Value {
     json!({
         "pid": pid,
         "accessed_at": "2026-11-20T10:15:00Z",

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tests::{both_backends, persons, Backend, TestApp};
 
 use crate::login_security::{server_now, set_clock};
@@ -64,16 +64,7 @@ async fn an_idempotency_key_is_kept_seven_days(backend: Backend) {
         .idp
         .service_token("dev-service-writer", "access-log:write")
         .await;
-    let body = json!({
-        "pid": persons::ASTRID,
-        "accessed_at": "2026-11-20T10:15:00Z",
-        "information_object": "Kjernejournal: legemidler",
-        "professional": { "hpr_number": "123456789", "name": "Kari Lege", "role": "lege" },
-        "organisation": { "number": "974589095", "name": "Oslo universitetssykehus" },
-        "basis": "ordinary_care",
-        "changed": false,
-        "calling_system": "DIPS Arena"
-    });
+    let body = crate::access_reports::report(persons::ASTRID);
     let report = || async {
         tests::app::send_json(
             app.as_service(&token, Method::POST, "/api/v1/access-reports")
