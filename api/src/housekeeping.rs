@@ -9,6 +9,9 @@ use domain::retention;
 use domain::session::SessionPolicy;
 use persistence::{idempotency, sessions, Db, StoreError};
 
+use crate::error::ApiError;
+use crate::state::AppState;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Forgotten {
     pub sessions: usize,
@@ -33,4 +36,16 @@ pub fn forget_expired(
         )?,
         idempotency_keys: idempotency::forget_created_before(&mut conn, c.idempotency_key_created)?,
     })
+}
+
+/// [`forget_expired`] at the server's clock now, on a blocking thread: what the timer and the
+/// dev route run.
+pub async fn run(state: &AppState) -> Result<Forgotten, ApiError> {
+    let now = state.now();
+    let db = state.db.clone();
+    let policy = state.config.session_policy();
+    actix_web::web::block(move || forget_expired(&db, now, policy))
+        .await
+        .map_err(|_| ApiError::Internal("the blocking pool is gone".into()))?
+        .map_err(ApiError::from)
 }

@@ -118,20 +118,13 @@ fn spawn_purge_timer(state: web::Data<AppState>) {
                 }
                 Err(e) => tracing::error!(error = %e, "ordering purges failed; retried next tick"),
             }
-            let db = state.db.clone();
-            let policy = state.config.session_policy();
-            let run =
-                web::block(move || crate::housekeeping::forget_expired(&db, now, policy)).await;
-            match run {
-                Ok(Ok(f)) if f == crate::housekeeping::Forgotten::default() => {}
-                Ok(Ok(f)) => tracing::info!(
+            match crate::housekeeping::run(&state).await {
+                Ok(f) if f == crate::housekeeping::Forgotten::default() => {}
+                Ok(f) => tracing::info!(
                     sessions = f.sessions,
                     idempotency_keys = f.idempotency_keys,
                     "expired rows forgotten"
                 ),
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "housekeeping failed; retried next tick")
-                }
                 Err(e) => tracing::error!(error = %e, "housekeeping failed; retried next tick"),
             }
         }

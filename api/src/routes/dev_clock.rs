@@ -4,8 +4,7 @@
 use actix_web::web;
 use chrono::Duration;
 use openapi::contacts::ReminderRun;
-use openapi::dev::HousekeepingRun;
-use openapi::dev::{AdvanceClock, ClockState, SetClock};
+use openapi::dev::{AdvanceClock, ClockState, HousekeepingRun, SetClock};
 use openapi::problem::Problem;
 use openapi::summary_care_record::PurgeRun;
 
@@ -102,12 +101,7 @@ pub async fn housekeeping(
     if state.dev_clock.is_none() {
         return Err(ApiError::NotFound);
     }
-    let now = state.now();
-    let db = state.db.clone();
-    let policy = state.config.session_policy();
-    let f = web::block(move || crate::housekeeping::forget_expired(&db, now, policy))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let f = crate::housekeeping::run(&state).await?;
     Ok(web::Json(HousekeepingRun {
         sessions: f.sessions,
         idempotency_keys: f.idempotency_keys,
