@@ -127,11 +127,23 @@ fn binary() -> PathBuf {
     target.join("debug/consent-portal")
 }
 
+/// A port no other server of this test process was given. The OS may hand a port released here
+/// to the next caller before this test's server binds it, so two tests running at once could
+/// get the same one (seen in CI: one server failed with "Address already in use" and its test
+/// talked to the other test's server); ports already handed out are skipped.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn pg_database_url(admin_url: &str, name: &str) -> String {
@@ -266,9 +278,14 @@ impl TestApp {
                     self.log()
                 );
             }
-            if let Ok(res) = self.client.get(self.url("/health/ready")).send().await {
-                if res.status() == StatusCode::OK {
-                    return;
+            // Ready when this child says it listens on its own port (not merely when something
+            // answers there) and its database is ready.
+            let listening = format!("LISTENING {}", self.base);
+            if self.log().lines().any(|l| l == listening) {
+                if let Ok(res) = self.client.get(self.url("/health/ready")).send().await {
+                    if res.status() == StatusCode::OK {
+                        return;
+                    }
                 }
             }
             assert!(
