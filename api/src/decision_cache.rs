@@ -21,10 +21,11 @@
 //! previous one; no request is answered from inputs older than its own arrival.
 //!
 //! On PostgreSQL each server worker has rounds of its own, on a connection of its own that its
-//! event loop drives (`mark_reads`, with TLS where libpq would use it): the mark and, when it
-//! moved, the events since are read there, and no other thread is involved. More than a page of
-//! events, a restored outbox or a failed read goes to the shared check; so does every round
-//! where that connection would differ from libpq's (e.g. a certificate libpq would verify).
+//! event loop drives (`mark_reads`, on a `crate::worker_pg` connection, with TLS where libpq would
+//! use it): the mark and, when it moved, the events since are read there, and no other thread is
+//! involved. More than a page of events, a restored outbox or a failed read goes to the shared
+//! check; so does every round where that connection would differ from libpq's (e.g. a certificate
+//! libpq would verify).
 //!
 //! Events that only report an opening of health data (`CHANGES_NO_INPUT`) drop nothing.
 //!
@@ -68,6 +69,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::guardians::{self, Child};
 use crate::state::AppState;
+use crate::worker_pg::WorkerPg;
 use domain::guardianship::GuardianAccess;
 
 /// When the outbox moved further than this since the last check, everything is dropped rather
@@ -267,7 +269,7 @@ pub struct DecisionCache {
     shared: RoundState,
     /// PostgreSQL: how each server worker reads the mark on a connection of its own, on its own
     /// event loop (`mark_reads`); `None` where that would differ from libpq's connection.
-    own_reads: Option<mark_reads::OwnReads>,
+    own_reads: Option<WorkerPg>,
     /// Each worker's rounds and connection, by thread.
     workers: Mutex<HashMap<std::thread::ThreadId, Arc<WorkerRounds>>>,
 }
@@ -341,7 +343,7 @@ struct WorkerRounds {
 impl DecisionCache {
     pub fn new(db: Db, max_entries: usize) -> DecisionCache {
         let own_reads = (db.backend() == persistence::Backend::Postgres)
-            .then(|| mark_reads::own_reads_for(db.url()))
+            .then(|| crate::worker_pg::for_url(db.url()))
             .flatten();
         DecisionCache {
             in_place: db.backend() == persistence::Backend::Sqlite,
@@ -449,7 +451,7 @@ impl DecisionCache {
 
     /// What moved since `base`, read on this worker's connection, connecting first when needed;
     /// `None` when it cannot be read there (a failure is logged; after a failed connection
-    /// attempt the worker waits `mark_reads::RETRY_AFTER` before trying again).
+    /// attempt the worker waits `worker_pg::RETRY_AFTER` before trying again).
     async fn moved_on_own(&self, w: &WorkerRounds, base: Watermark) -> Option<mark_reads::Moved> {
         let config = self.own_reads.as_ref()?;
         let held = w.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -465,7 +467,7 @@ impl DecisionCache {
                     Err(e) => {
                         tracing::warn!(error = %e, "decision cache: a worker's own connection failed; using the shared check");
                         *w.retry_at.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(std::time::Instant::now() + mark_reads::RETRY_AFTER);
+                            Some(std::time::Instant::now() + crate::worker_pg::RETRY_AFTER);
                         return None;
                     }
                 }

@@ -25,3 +25,4 @@ pub mod telemetry;
 pub mod views;
 pub mod webhook_secrets;
 pub mod webhook_worker;
+pub mod worker_pg;
