@@ -70,18 +70,33 @@ pub fn publish(
     log_seq: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let event_id = uuid::Uuid::new_v4().to_string();
+    let e = event(
+        uuid::Uuid::new_v4().to_string(),
+        subject_id,
+        action,
+        log_seq,
+        now,
+    );
     // The event's email messages are planned in the same transaction (before the append, which
     // orders the outbox writers and should be the last write).
-    crate::notify::on_event(conn, subject_id, action, log_seq, &event_id, now)?;
-    outbox::append(
-        conn,
-        &outbox::NewEvent {
-            event_id,
-            event_type: action.to_owned(),
-            subject_id: subject_id.to_owned(),
-            occurred_at: now,
-            payload: serde_json::json!({ "log_seq": log_seq }),
-        },
-    )
+    crate::notify::on_event(conn, subject_id, action, log_seq, &e.event_id, now)?;
+    outbox::append(conn, &e)
+}
+
+/// The change-feed event `event_id` (fresh) of `action` on `subject_id`, whose log entry is
+/// `log_seq`: thin (type, time, subject id, the log position).
+pub fn event(
+    event_id: String,
+    subject_id: &str,
+    action: &str,
+    log_seq: i64,
+    now: DateTime<Utc>,
+) -> outbox::NewEvent {
+    outbox::NewEvent {
+        event_id,
+        event_type: action.to_owned(),
+        subject_id: subject_id.to_owned(),
+        occurred_at: now,
+        payload: serde_json::json!({ "log_seq": log_seq }),
+    }
 }

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notify;
 pub mod notify_worker;
 pub mod openapi_doc;
+pub mod opening_writes;
 pub mod routes;
 #[cfg(test)]
 pub mod scratch_db;

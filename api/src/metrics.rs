@@ -49,6 +49,12 @@ struct DecisionLabels {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    /// `pipelined` (a worker's own connection) or `pool` (`crate::opening_writes`).
+    way: &'static str,
+}
+
 type Latencies = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -73,6 +79,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latencies: Latencies,
     decisions: Family<DecisionLabels, Counter>,
+    opening_writes: Family<WriteLabels, Counter>,
     queues: Queues,
 }
 
@@ -102,6 +109,14 @@ impl Metrics {
             "decisions",
             "Decisions answered to machine clients (each item of a batch counts), by outcome",
             decisions.clone(),
+        );
+        let opening_writes = Family::<WriteLabels, Counter>::default();
+        registry.register(
+            "opening_writes",
+            "Writes of openings of blocked health data, by way: pipelined on a worker's own \
+             PostgreSQL connection, or through the pool (SQLite; PostgreSQL when the pipelined \
+             way could not be taken or was rolled back)",
+            opening_writes.clone(),
         );
         let queues = Queues::default();
         registry.register(
@@ -139,6 +154,7 @@ impl Metrics {
             requests,
             latencies,
             decisions,
+            opening_writes,
             queues,
         }
     }
@@ -176,6 +192,13 @@ impl Metrics {
                 decision: label(decision),
                 reason: label(reason),
             })
+            .inc();
+    }
+
+    /// Counts one write of openings that took `way` (`pipelined` or `pool`).
+    pub fn opening_write(&self, way: &'static str) {
+        self.opening_writes
+            .get_or_create(&WriteLabels { way })
             .inc();
     }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use domain::guardianship::Milestone;
 use domain::notifications::{for_event, last_day_before, Kind, Language, Recipients};
 use domain::summary_care_record::restore_deadline;
-use persistence::notifications::{self as store, Notification};
+use persistence::notifications::{self as store, Contact, Notification};
 use persistence::{usage_log, AnyConnection, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -76,13 +76,29 @@ fn plan_new(
     occasion: String,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let now = now.trunc_subsecs(0);
     let contact = store::contact(conn, recipient_id)?;
+    store::insert(
+        conn,
+        &message(recipient_id, kind, facts, occasion, contact.as_ref(), now),
+    )
+}
+
+/// The message of `kind` to `recipient_id` for `occasion`, as planned at `now` with the
+/// recipient's contact details: to a confirmed address (any address for an address's
+/// confirmation), in their language; without one it is recorded as `no_address`.
+pub(crate) fn message(
+    recipient_id: &str,
+    kind: Kind,
+    facts: &StoredFacts,
+    occasion: String,
+    contact: Option<&Contact>,
+    now: DateTime<Utc>,
+) -> Notification {
+    let now = now.trunc_subsecs(0);
     let language = contact
-        .as_ref()
         .and_then(|c| Language::parse(&c.language))
         .unwrap_or_default();
-    let address = contact.as_ref().and_then(|c| {
+    let address = contact.and_then(|c| {
         if kind.needs_confirmed_address() {
             c.confirmed_email().map(str::to_owned)
         } else {
@@ -94,24 +110,66 @@ fn plan_new(
     } else {
         store::NO_ADDRESS
     };
-    store::insert(
-        conn,
-        &Notification {
-            id: uuid::Uuid::new_v4().to_string(),
-            citizen_id: recipient_id.to_owned(),
-            kind: kind.as_str().to_owned(),
-            language: language.as_str().to_owned(),
-            recipient: address.clone(),
-            facts: serde_json::to_string(facts).unwrap_or_else(|_| "{}".into()),
-            status: status.to_owned(),
-            attempts: 0,
-            next_attempt_at: address.map(|_| now),
-            last_error: None,
-            sent_at: None,
-            created_at: now,
-            occasion,
-        },
-    )
+    Notification {
+        id: uuid::Uuid::new_v4().to_string(),
+        citizen_id: recipient_id.to_owned(),
+        kind: kind.as_str().to_owned(),
+        language: language.as_str().to_owned(),
+        recipient: address.clone(),
+        facts: serde_json::to_string(facts).unwrap_or_else(|_| "{}".into()),
+        status: status.to_owned(),
+        attempts: 0,
+        next_attempt_at: address.map(|_| now),
+        last_error: None,
+        sent_at: None,
+        created_at: now,
+        occasion,
+    }
+}
+
+/// Under which occasion the message of `kind` to `recipient` for the change-feed event `event_id`
+/// is planned, and whether another event may have planned it already: several openings of health
+/// data reported in one second are one message; any other event's messages are its own.
+pub(crate) fn occasion(
+    kind: Kind,
+    recipient: &str,
+    event_id: &str,
+    now: DateTime<Utc>,
+) -> (String, bool) {
+    if kind == Kind::HealthDataOpened {
+        (
+            format!("health_data_opened:{recipient}:{}", now.timestamp()),
+            true,
+        )
+    } else {
+        (format!("event:{event_id}:{recipient}"), false)
+    }
+}
+
+/// What messages an event gives, as far as a writer that does not read its log entry can plan
+/// them (`opening_writes::pipelined`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventMessages {
+    None,
+    /// One message of this kind to the event's subject, with no facts from the log entry (an
+    /// opening of health data).
+    ToSubject(Kind),
+    /// Its messages need facts from the log entry (other recipients, or a deadline), which only
+    /// [`on_event`] reads.
+    NeedEntry,
+}
+
+pub(crate) fn messages_of(event_type: &str) -> EventMessages {
+    match for_event(event_type) {
+        None => EventMessages::None,
+        Some((kind, who)) if !needs_entry(kind, who) => EventMessages::ToSubject(kind),
+        Some(_) => EventMessages::NeedEntry,
+    }
+}
+
+/// Whether the messages of `kind` to `who` need facts from the event's log entry.
+fn needs_entry(kind: Kind, who: Recipients) -> bool {
+    who != Recipients::Subject || kind == Kind::ScrOptedOut
 }
 
 /// Plans the messages of the change-feed event `event_id` (`event_type` about `subject_id`,
@@ -128,7 +186,7 @@ pub fn on_event(
         return Ok(());
     };
     // The log entry holds what the event does not: the parties, the times.
-    let d: serde_json::Value = if who != Recipients::Subject || kind == Kind::ScrOptedOut {
+    let d: serde_json::Value = if needs_entry(kind, who) {
         usage_log::entry(conn, subject_id, log_seq)?
             .and_then(|e| serde_json::from_str(&e.details).ok())
             .unwrap_or_default()
@@ -157,12 +215,11 @@ pub fn on_event(
         }
     }
     for r in recipients {
-        if kind == Kind::HealthDataOpened {
-            // Several openings reported in one answer are one message.
-            let occasion = format!("health_data_opened:{r}:{}", now.timestamp());
-            plan(conn, &r, kind, &facts, occasion, now)?;
-        } else {
-            plan_new(conn, &r, kind, &facts, format!("event:{event_id}:{r}"), now)?;
+        match occasion(kind, &r, event_id, now) {
+            (occasion, true) => {
+                plan(conn, &r, kind, &facts, occasion, now)?;
+            }
+            (occasion, false) => plan_new(conn, &r, kind, &facts, occasion, now)?,
         }
     }
     Ok(())

@@ -44,6 +44,7 @@ pub fn build_state(config: Config, db: persistence::Db) -> std::io::Result<AppSt
             config.decision_cache_entries,
         )),
         metrics: Arc::new(crate::metrics::Metrics::new()),
+        openings: Arc::new(crate::opening_writes::Writers::new(&db)),
         config: Arc::new(config),
         db,
         clock,

@@ -30,6 +30,8 @@ pub struct AppState {
     pub decisions: Arc<DecisionCache>,
     /// What `/metrics` reports (`crate::metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Each server worker's connections for writing openings (`crate::opening_writes`).
+    pub openings: Arc<crate::opening_writes::Writers>,
 }
 
 impl AppState {

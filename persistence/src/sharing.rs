@@ -226,7 +226,6 @@ struct OpeningRow {
 }
 
 pub fn insert_opening(conn: &mut AnyConnection, o: &StoredOpening) -> Result<(), StoreError> {
-    let parts: Vec<&str> = o.parts.iter().map(|p| p.as_str()).collect();
     diesel::insert_into(so::table)
         .values(OpeningRow {
             id: o.id.clone(),
@@ -234,7 +233,7 @@ pub fn insert_opening(conn: &mut AnyConnection, o: &StoredOpening) -> Result<(),
             at: to_db(o.at),
             kind: o.kind.clone(),
             resource: o.resource.clone(),
-            parts: parts.join(" "),
+            parts: stored_parts(&o.parts),
             hpr_number: o.hpr_number.clone(),
             organisation_number: o.organisation_number.clone(),
             basis: o.basis.clone(),
@@ -244,6 +243,12 @@ pub fn insert_opening(conn: &mut AnyConnection, o: &StoredOpening) -> Result<(),
         })
         .execute(conn)?;
     Ok(())
+}
+
+/// An opening's parts as its `parts` column holds them: their names, space-separated.
+pub fn stored_parts(parts: &[RecordPart]) -> String {
+    let names: Vec<&str> = parts.iter().map(|p| p.as_str()).collect();
+    names.join(" ")
 }
 
 /// The citizen's latest `limit` openings, newest first.

@@ -1437,6 +1437,12 @@ async fn bad_decision_queries_are_refused(backend: Backend) {
 /// (`summary_care_record.block_opened`, `objection.overridden`) and a feed event of that type.
 /// A refusal, and an allowed answer without openings, add none.
 async fn openings_are_shown_logged_and_announced(backend: Backend) {
+    // On PostgreSQL openings are written pipelined on a worker's own connection, on SQLite
+    // through the pool (api::opening_writes); this test checks the rows either way writes.
+    let way = match backend {
+        Backend::Postgres(_) => "pipelined",
+        Backend::Sqlite => "pool",
+    };
     let app = portal(backend).await;
     let astrid = citizen(&app, ASTRID).await;
     let me = astrid.citizen_id.clone();
@@ -1583,6 +1589,28 @@ async fn openings_are_shown_logged_and_announced(backend: Backend) {
     let mut new_events = events[events.len() - 2..].to_vec();
     new_events.sort_unstable();
     assert_eq!(new_events, [OVERRIDDEN, BLOCK_OPENED], "{events:?}");
+
+    // Three answers wrote openings, each in one transaction, all the backend's way.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let writes: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("consent_portal_opening_writes_total{"))
+        .collect();
+    assert_eq!(
+        writes,
+        [format!(
+            "consent_portal_opening_writes_total{{way=\"{way}\"}} 3"
+        )],
+        "{metrics}"
+    );
 }
 
 // ------------------------------------------------------------------------------ who may

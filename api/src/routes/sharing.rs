@@ -17,7 +17,7 @@ use domain::identity::NationalId;
 use domain::sharing::{
     self as rules, BlockTarget, HprNumber, ObjectionTarget, OrganisationNumber, RecordPart,
 };
-use domain::usage_log::ActorKind;
+use domain::usage_log::{ActorKind, NewEntry};
 use openapi::access::AccessBasis;
 use openapi::problem::Problem;
 use openapi::sharing::{
@@ -37,6 +37,7 @@ use crate::auth::service::{ConsentRead, ServiceClient};
 use crate::decision_cache::{self, PersonFacts, Unknown};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::opening_writes;
 use crate::routes::access::{digits, text};
 use crate::routes::representations::check_batch_size;
 use crate::routes::summary_care_record::{state_body, subject_of};
@@ -664,16 +665,15 @@ fn decide_one(
     (answer, openings)
 }
 
-/// Writes each opening into the citizen's openings and usage log, then its change-feed events
-/// (the feed last: see `audit::publish`).
-fn record_openings(
-    conn: &mut AnyConnection,
+/// The records of `openings` (`opening_writes`): for each, the usage-log entry of the citizen's
+/// log and the row of the citizen's openings.
+fn opening_records(
     client_id: &str,
     citizen_id: &str,
     asked: &Asked,
     openings: &BTreeSet<rules::Opening>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Vec<opening_writes::Record> {
     let now = now.trunc_subsecs(0);
     let (resource, area) = match asked.request.resource {
         rules::Resource::PatientRecord => ("patient_record", "patient_record"),
@@ -685,59 +685,50 @@ fn record_openings(
         // Ordinary care opens nothing.
         rules::Basis::OrdinaryCare => ("ordinary_care", None),
     };
-    let service = Actor {
-        kind: ActorKind::Service,
-        id: client_id.to_owned(),
-    };
-    let mut events = Vec::new();
-    for o in openings {
-        let action = match o {
-            rules::Opening::ObjectionOverridden => OBJECTION_OVERRIDDEN,
-            _ => BLOCK_OPENED,
-        };
-        let parts: Vec<&str> = asked.parts.iter().map(|p| p.as_str()).collect();
-        let details = serde_json::json!({
-            "opening": o.as_str(),
-            "area": area,
-            "parts": parts,
-            "hpr_number": asked.request.hpr_number.as_str(),
-            "organisation_number": asked.request.organisation_number,
-            "basis": basis,
-            "stated_basis": stated_basis,
-        });
-        let entry = audit::record(
-            conn,
-            citizen_id,
-            &service,
-            action,
-            details,
-            now,
-            Feed::LogOnly,
-        )?;
-        store::insert_opening(
-            conn,
-            &StoredOpening {
-                id: uuid::Uuid::new_v4().to_string(),
-                citizen_id: citizen_id.to_owned(),
-                at: now,
-                kind: o.as_str().to_owned(),
-                resource: resource.to_owned(),
-                parts: asked.parts.clone(),
-                hpr_number: asked.request.hpr_number.as_str().to_owned(),
-                organisation_number: asked.request.organisation_number.clone(),
-                basis: basis.to_owned(),
-                stated_basis: stated_basis.clone(),
-                client_id: client_id.to_owned(),
-                log_seq: entry.seq,
-            },
-        )?;
-        events.push((action, entry.seq));
-    }
-    tracing::warn!(target: "security", client_id, openings = openings.len(), "blocked data opened");
-    for (action, seq) in events {
-        audit::publish(conn, citizen_id, action, seq, now)?;
-    }
-    Ok(())
+    let parts: Vec<&str> = asked.parts.iter().map(|p| p.as_str()).collect();
+    openings
+        .iter()
+        .map(|o| {
+            let action = match o {
+                rules::Opening::ObjectionOverridden => OBJECTION_OVERRIDDEN,
+                _ => BLOCK_OPENED,
+            };
+            let details = serde_json::json!({
+                "opening": o.as_str(),
+                "area": area,
+                "parts": parts,
+                "hpr_number": asked.request.hpr_number.as_str(),
+                "organisation_number": asked.request.organisation_number,
+                "basis": basis,
+                "stated_basis": stated_basis,
+            });
+            opening_writes::Record {
+                entry: NewEntry {
+                    subject_id: citizen_id.to_owned(),
+                    at: now,
+                    actor_kind: ActorKind::Service,
+                    actor_id: client_id.to_owned(),
+                    action: action.to_owned(),
+                    details,
+                },
+                opening: StoredOpening {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    citizen_id: citizen_id.to_owned(),
+                    at: now,
+                    kind: o.as_str().to_owned(),
+                    resource: resource.to_owned(),
+                    parts: asked.parts.clone(),
+                    hpr_number: asked.request.hpr_number.as_str().to_owned(),
+                    organisation_number: asked.request.organisation_number.clone(),
+                    basis: basis.to_owned(),
+                    stated_basis: stated_basis.clone(),
+                    client_id: client_id.to_owned(),
+                    // The entry's, once it is chained.
+                    log_seq: 0,
+                },
+            }
+        })
+        .collect()
 }
 
 async fn decide_all(
@@ -763,14 +754,12 @@ async fn decide_all(
     if !opened.is_empty() {
         // Rare (consent or emergency passing a restriction): written before the answer leaves.
         let now = state.now();
-        state
-            .tx(move |conn| {
-                for (citizen_id, a, openings) in &opened {
-                    record_openings(conn, &client_id, citizen_id, a, openings, now)?;
-                }
-                Ok(())
-            })
-            .await?;
+        let mut records = Vec::new();
+        for (citizen_id, a, openings) in &opened {
+            tracing::warn!(target: "security", client_id, openings = openings.len(), "blocked data opened");
+            records.extend(opening_records(&client_id, citizen_id, a, openings, now));
+        }
+        opening_writes::write(state, records, now).await?;
     }
     Ok(answers)
 }
