@@ -108,14 +108,6 @@ impl Writers {
         }
     }
 
-    /// No writers at all: every write goes through the pool.
-    pub fn none() -> Writers {
-        Writers {
-            how: None,
-            workers: Mutex::default(),
-        }
-    }
-
     fn this_worker(&self) -> MutexGuard<'_, HashMap<ThreadId, Kept>> {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
