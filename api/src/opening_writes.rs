@@ -19,9 +19,9 @@
 use chrono::{DateTime, Utc};
 use domain::usage_log::NewEntry;
 use persistence::sharing::{self as store, StoredOpening};
-use persistence::AnyConnection;
+use persistence::{usage_log, AnyConnection};
 
-use crate::audit::{self, Actor, Feed};
+use crate::audit;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -75,19 +75,7 @@ pub fn write_in(
 ) -> Result<(), ApiError> {
     let mut events = Vec::with_capacity(records.len());
     for r in records {
-        let actor = Actor {
-            kind: r.entry.actor_kind,
-            id: r.entry.actor_id.clone(),
-        };
-        let entry = audit::record(
-            conn,
-            &r.entry.subject_id,
-            &actor,
-            &r.entry.action,
-            r.entry.details.clone(),
-            r.entry.at,
-            Feed::LogOnly,
-        )?;
+        let entry = usage_log::append(conn, r.entry.clone())?;
         store::insert_opening(
             conn,
             &StoredOpening {
