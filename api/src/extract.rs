@@ -53,7 +53,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 if declared_len.is_some_and(|n| n > limit) {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
-                let mut body = web::BytesMut::new();
+                // Room for what the client declared (at most `limit`): no growing while it is read.
+                let mut body = web::BytesMut::with_capacity(declared_len.unwrap_or(0));
                 while let Some(chunk) = payload.next().await {
                     let chunk = chunk.map_err(|_| {
                         ApiError::MalformedJson("the body could not be read".into())
@@ -70,21 +71,39 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Parses `bytes` as `T`, naming the field at fault. JSON syntax is checked first, on its own,
-/// so that a value of the wrong type (`{"level": 3}`) is a field error, not a syntax error.
+/// Parses `bytes` as `T`, naming the field at fault. JSON syntax comes first: a value of the
+/// wrong type (`{"level": 3}`) is a field error, but only in a document that is JSON throughout;
+/// one that is not is `malformed-json`, wherever its first fault lies.
+///
+/// One pass straight into `T`, with no path kept (a `serde_json::Value` first, then `T` from it
+/// with serde_path_to_error, cost a decision's handler about twice this). Only when that pass
+/// fails is the document read again: for its syntax alone (the pass's own error does not tell:
+/// serde_json calls a number where an enum's name belongs a syntax error), then with the path
+/// kept, to name the field. A key given twice is a field error (serde's "duplicate field"), not
+/// the last one silently winning.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::MalformedJson(format!(
-            "not valid JSON at line {} column {}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    if let Ok(value) = T::deserialize(&mut de) {
+        return de.end().map(|()| value).map_err(|e| malformed(&e));
+    }
+    // As a `Value` (not `IgnoredAny`, which skips strings without checking their UTF-8).
+    if let Err(syntax) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        return Err(malformed(&syntax));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let message = e.inner().to_string();
         let field = field_name(&e.path().to_string(), &message, "body");
         ApiError::validation(&field, scrub(&message))
     })
+}
+
+fn malformed(e: &serde_json::Error) -> ApiError {
+    ApiError::MalformedJson(format!(
+        "not valid JSON at line {} column {}",
+        e.line(),
+        e.column()
+    ))
 }
 
 /// A query string; take it with [`Query::into_inner`].
@@ -281,6 +300,47 @@ mod tests {
             assert_eq!(errors[0].field, "level");
             assert!(!errors[0].detail.contains("gold"), "{}", errors[0].detail);
         }
+    }
+
+    #[test]
+    fn a_field_error_in_a_document_that_is_not_json_is_a_syntax_error() {
+        for body in [
+            &br#"{"pid": "x", "level": "full"} trailing"#[..],
+            br#"{"pid": "x", "level": }"#,
+            br#"{"pid": "x", "level": "full""#,
+        ] {
+            assert!(
+                matches!(parse::<Body>(body), Err(ApiError::MalformedJson(_))),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf_8_in_a_string_is_a_syntax_error() {
+        assert!(matches!(
+            parse::<Body>(b"{\"pid\": \"\xff\", \"level\": \"full\"}"),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_naming_it() {
+        let err = parse::<Body>(br#"{"pid": 1, "level": "a", "level": "b"}"#).unwrap_err();
+        let ApiError::Validation(errors) = err else {
+            panic!("expected validation")
+        };
+        assert!(
+            errors[0].detail.contains("duplicate field `level`"),
+            "{}",
+            errors[0].detail
+        );
+    }
+
+    #[test]
+    fn a_valid_body_parses_with_surrounding_whitespace() {
+        let b = parse::<Body>(b" {\"pid\": 7, \"level\": \"full\"}\n").unwrap();
+        assert_eq!((b.pid, b.level.as_str()), (7, "full"));
     }
 
     #[derive(Debug, Deserialize)]

@@ -62,8 +62,8 @@ fn raw_accept(app: &TestApp, s: &Session, content_type: &str, body: String) -> R
 }
 
 /// Bodies the JSON extractor refuses: malformed JSON (400 `malformed-json`), another content type
-/// (415), a body over `MAX_JSON_BODY_BYTES` (413), an unknown field and a wrong enum value
-/// (400 `validation-failed` naming the field). None of them echoes the submitted value, none is
+/// (415), a body over `MAX_JSON_BODY_BYTES` (413), an unknown field, a wrong enum value and a
+/// field given twice (400 `validation-failed` naming the field). None of them echoes the submitted value, none is
 /// a 500, and afterwards the citizen's terms history is still empty.
 #[tokio::test]
 async fn bad_bodies_are_problems_and_change_nothing() {
@@ -158,6 +158,27 @@ async fn bad_bodies_are_problems_and_change_nothing() {
         assert_eq!(problem["errors"][0]["field"], "level", "{problem}");
         assert!(!problem.to_string().contains("10829241876"), "{problem}");
     }
+
+    // A field given twice, however valid each value: refused naming it, not the last one
+    // silently winning (a proxy that read the first would see another request).
+    let (problem, _) = expect_problem(
+        raw_accept(
+            &app,
+            &s,
+            json,
+            format!(r#"{{"terms_version": "{version}", "level": "basis", "level": "full"}}"#),
+        ),
+        StatusCode::BAD_REQUEST,
+        "validation-failed",
+    )
+    .await;
+    assert!(
+        problem["errors"][0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("duplicate field `level`"),
+        "{problem}"
+    );
 
     // The level endpoint needs consent first.
     expect_problem(
